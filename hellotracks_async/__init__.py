@@ -1,0 +1,60 @@
+"""hellotracks-async: an async-first SDK for the Hellotracks jobs API.
+
+Example::
+
+    >>> from hellotracks_async import Job, JobType
+    >>> Job(destination_name="Acme", type=JobType.PICKUP).type
+    <JobType.PICKUP: 1>
+"""
+
+from .errors import (
+    APIError,
+    AuthenticationError,
+    BulkError,
+    ConfigurationError,
+    HellotracksError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+    ValidationError,
+)
+from .models import (
+    END_OF_DAY,
+    UNSET,
+    CustomField,
+    Job,
+    JobType,
+    JobUpdate,
+    UnsetType,
+    hhmm_to_time,
+    time_to_hhmm,
+)
+from .results import BatchFailure, BatchOutcome, BulkResult, Progress
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "END_OF_DAY",
+    "UNSET",
+    "APIError",
+    "AuthenticationError",
+    "BatchFailure",
+    "BatchOutcome",
+    "BulkError",
+    "BulkResult",
+    "ConfigurationError",
+    "CustomField",
+    "HellotracksError",
+    "Job",
+    "JobType",
+    "JobUpdate",
+    "Progress",
+    "RateLimitError",
+    "ServerError",
+    "TransportError",
+    "UnsetType",
+    "ValidationError",
+    "__version__",
+    "hhmm_to_time",
+    "time_to_hhmm",
+]

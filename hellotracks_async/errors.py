@@ -1,0 +1,198 @@
+"""The exception hierarchy. Every exception of this package derives from HellotracksError.
+
+::
+
+    HellotracksError
+    ├── ConfigurationError      bad client settings (no API key, plain http to a remote host)
+    ├── ValidationError         bad input, raised before anything is sent
+    ├── TransportError          connection failure or timeout
+    ├── APIError                an HTTP error status or an answer whose ``status`` is not 0
+    │   ├── AuthenticationError HTTP 401/403
+    │   ├── RateLimitError      HTTP 429, with ``retry_after``
+    │   └── ServerError         HTTP 5xx, or an answer that is not JSON (a proxy's page)
+    └── BulkError               some inputs of a bulk call failed; carries ``.result``
+
+No message or ``repr`` contains the API key: the client never hands it to an exception.
+
+Example::
+
+    >>> try:
+    ...     raise RateLimitError("slow down", http_status=429, retry_after=2.0)
+    ... except APIError as exc:
+    ...     print(exc.http_status, exc.retry_after)
+    429 2.0
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .results import BulkResult
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "BulkError",
+    "ConfigurationError",
+    "HellotracksError",
+    "RateLimitError",
+    "ServerError",
+    "TransportError",
+    "ValidationError",
+]
+
+_EXCERPT = 200
+
+
+class HellotracksError(Exception):
+    """The root of every exception this package raises.
+
+    Example::
+
+        >>> issubclass(ValidationError, HellotracksError)
+        True
+    """
+
+
+class ConfigurationError(HellotracksError):
+    """The client is set up wrongly, e.g. no API key or ``http://`` to a remote host.
+
+    Example::
+
+        >>> str(ConfigurationError("no API key"))
+        'no API key'
+    """
+
+
+class ValidationError(HellotracksError, ValueError):
+    """An input job is invalid; raised before anything is sent.
+
+    ``index`` is the job's position in the input, ``field`` the offending field (its
+    wire name), ``value`` what was given.
+
+    Example::
+
+        >>> err = ValidationError(3, "destinationLat", 91.0, "must be within [-90, 90]")
+        >>> str(err)
+        'job #3: destinationLat=91.0 must be within [-90, 90]'
+    """
+
+    def __init__(self, index: int | None, field: str, value: Any, reason: str) -> None:
+        self.index = index
+        self.field = field
+        self.value = value
+        self.reason = reason
+        where = "job" if index is None else f"job #{index}"
+        super().__init__(f"{where}: {field}={value!r} {reason}")
+
+
+class TransportError(HellotracksError):
+    """The request failed on the way: connection refused or reset, or a timeout.
+
+    ``maybe_sent`` is ``False`` only where the request surely never reached the server
+    (the connection could not be opened); retrying a create without idempotency keys is
+    safe only then.
+
+    Example::
+
+        >>> TransportError("connect failed", maybe_sent=False).maybe_sent
+        False
+    """
+
+    def __init__(self, message: str, *, maybe_sent: bool = True) -> None:
+        super().__init__(message)
+        self.maybe_sent = maybe_sent
+
+
+class APIError(HellotracksError):
+    """The server answered with an error: an HTTP error status or a non-zero ``status``.
+
+    Carries ``http_status``, ``api_status`` (``None`` if the body had none) and
+    ``body``, a short excerpt of the answer.
+
+    Example::
+
+        >>> err = APIError("job not found", http_status=200, api_status=3, body='{"status":3}')
+        >>> err.api_status, err.body
+        (3, '{"status":3}')
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        api_status: int | None = None,
+        body: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.api_status = api_status
+        self.body = body[:_EXCERPT]
+
+    def __str__(self) -> str:
+        parts = [super().__str__()]
+        if self.http_status is not None:
+            parts.append(f"HTTP {self.http_status}")
+        if self.api_status is not None:
+            parts.append(f"status {self.api_status}")
+        if self.body:
+            parts.append(f"body {self.body!r}")
+        return " | ".join(parts)
+
+
+class AuthenticationError(APIError):
+    """The API key was refused (HTTP 401 or 403).
+
+    Example::
+
+        >>> AuthenticationError("key refused", http_status=401).http_status
+        401
+    """
+
+
+class RateLimitError(APIError):
+    """HTTP 429. ``retry_after`` is the server's wait in seconds, if it said one.
+
+    Example::
+
+        >>> RateLimitError("too many", http_status=429, retry_after=30.0).retry_after
+        30.0
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """HTTP 5xx, or an answer that is not JSON (typically a proxy's error page).
+
+    Example::
+
+        >>> ServerError("bad gateway", http_status=502).http_status
+        502
+    """
+
+
+class BulkError(HellotracksError):
+    """Some inputs of a bulk call failed. ``result`` holds everything, failures included.
+
+    Raised only after every batch has finished.
+
+    Example::
+
+        >>> from hellotracks_async import BulkResult
+        >>> err = BulkError(BulkResult())
+        >>> err.result.failed
+        0
+    """
+
+    def __init__(self, result: BulkResult) -> None:
+        self.result = result
+        first = result.failures[0].exception if result.failures else None
+        super().__init__(
+            f"{result.failed} of {result.succeeded + result.failed} jobs failed "
+            f"in {len(result.failures)} batch(es); first error: {first!r}"
+        )

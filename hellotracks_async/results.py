@@ -1,0 +1,191 @@
+"""What a bulk call gives back, and the pure assembly of per-batch outcomes into it.
+
+Every input of a bulk call ends in exactly one place: its :class:`Job` in
+:attr:`BulkResult.jobs` (at the position of its index in :attr:`BulkResult.indices`), or
+in one :class:`BatchFailure` together with the original input and the exception.
+
+Example::
+
+    >>> assembler = ResultAssembler()
+    >>> assembler.add(BatchOutcome(indices=(0,), jobs=(Job(id="a"),)))
+    Progress(succeeded=1, failed=0, requests=0, retries=0)
+    >>> assembler.result(elapsed=0.1).ok
+    True
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import attrs
+
+from .models import Job
+
+__all__ = ["BatchFailure", "BatchOutcome", "BulkResult", "Progress", "ResultAssembler"]
+
+
+@attrs.frozen
+class BatchFailure:
+    """Inputs that failed together, with the exception that failed them.
+
+    ``indices`` are the inputs' positions, ``inputs`` the objects exactly as passed in
+    (for edits, ``(job_id, update)`` pairs). ``wire`` is what was (or would have been)
+    sent, in wire format: for creates it carries the generated ``uidSecondary`` keys, so
+    sending ``wire`` again upserts instead of duplicating jobs that did reach the server.
+
+    Example::
+
+        >>> from hellotracks_async.errors import ServerError
+        >>> failure = BatchFailure((7,), ({"destinationName": "x"},), ServerError("boom"))
+        >>> failure.indices, type(failure.exception).__name__
+        ((7,), 'ServerError')
+    """
+
+    indices: tuple[int, ...]
+    inputs: tuple[Any, ...]
+    exception: BaseException
+    wire: tuple[Any, ...] = ()
+
+
+@attrs.frozen
+class BatchOutcome:
+    """The outcome of one batch, as :meth:`HellotracksClient.stream_create_jobs` yields it.
+
+    ``jobs[i]`` is the server's job for input ``indices[i]``; ``failures`` lists the inputs
+    of this batch that failed (usually none, or the whole batch). ``requests`` counts the
+    HTTP attempts made, ``retries`` the ones after the first.
+
+    Example::
+
+        >>> BatchOutcome(indices=(0, 1), jobs=(Job(id="a"), Job(id="b"))).ok
+        True
+    """
+
+    indices: tuple[int, ...] = ()
+    jobs: tuple[Job, ...] = ()
+    failures: tuple[BatchFailure, ...] = ()
+    requests: int = 0
+    retries: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True if nothing in this batch failed."""
+        return not self.failures
+
+
+@attrs.frozen
+class Progress:
+    """Running totals handed to a ``progress`` callback after each batch.
+
+    Example::
+
+        >>> Progress(succeeded=100, failed=0, requests=1, retries=0).succeeded
+        100
+    """
+
+    succeeded: int
+    failed: int
+    requests: int
+    retries: int
+
+
+@attrs.define
+class BulkResult:
+    """The outcome of :meth:`HellotracksClient.create_jobs` / ``edit_jobs``.
+
+    ``jobs`` are the server's jobs in input order, ``indices[i]`` the input position of
+    ``jobs[i]``; ``failures`` hold every input that did not succeed. ``requests`` and
+    ``retries`` count HTTP attempts; ``elapsed`` is wall time in seconds.
+
+    Example::
+
+        >>> result = BulkResult(jobs=[Job(id="a")], indices=[0])
+        >>> result.ok, result.succeeded, result.failed
+        (True, 1, 0)
+    """
+
+    jobs: list[Job] = attrs.field(factory=list)
+    indices: list[int] = attrs.field(factory=list)
+    failures: list[BatchFailure] = attrs.field(factory=list)
+    requests: int = 0
+    retries: int = 0
+    elapsed: float = 0.0
+
+    @property
+    def succeeded(self) -> int:
+        """How many inputs succeeded."""
+        return len(self.jobs)
+
+    @property
+    def failed(self) -> int:
+        """How many inputs failed."""
+        return sum(len(failure.indices) for failure in self.failures)
+
+    @property
+    def ok(self) -> bool:
+        """True if every input succeeded."""
+        return not self.failures
+
+    def by_index(self) -> dict[int, Job]:
+        """The succeeded jobs keyed by input position.
+
+        Example::
+
+            >>> BulkResult(jobs=[Job(id="a")], indices=[3]).by_index()[3].id
+            'a'
+        """
+        return dict(zip(self.indices, self.jobs, strict=True))
+
+
+class ResultAssembler:
+    """Collects :class:`BatchOutcome` s in any order into one :class:`BulkResult`.
+
+    Outcomes arrive in completion order; :meth:`result` puts them back in input order by
+    sorting whole batches (a few thousand) rather than every job.
+
+    Example::
+
+        >>> assembler = ResultAssembler()
+        >>> _ = assembler.add(BatchOutcome(indices=(1,), jobs=(Job(id="b"),)))
+        >>> _ = assembler.add(BatchOutcome(indices=(0,), jobs=(Job(id="a"),)))
+        >>> [job.id for job in assembler.result(elapsed=0.0).jobs]
+        ['a', 'b']
+    """
+
+    def __init__(self) -> None:
+        self._outcomes: list[BatchOutcome] = []
+        self._succeeded = 0
+        self._failed = 0
+        self._requests = 0
+        self._retries = 0
+
+    def add(self, outcome: BatchOutcome) -> Progress:
+        """Take one batch's outcome; return the running totals."""
+        self._outcomes.append(outcome)
+        self._succeeded += len(outcome.jobs)
+        self._failed += sum(len(failure.indices) for failure in outcome.failures)
+        self._requests += outcome.requests
+        self._retries += outcome.retries
+        return Progress(self._succeeded, self._failed, self._requests, self._retries)
+
+    def result(self, elapsed: float) -> BulkResult:
+        """The assembled result, jobs and failures in input order."""
+        jobs: list[Job] = []
+        indices: list[int] = []
+        failures: list[BatchFailure] = []
+        for outcome in sorted(self._outcomes, key=_first_index):
+            indices.extend(outcome.indices)
+            jobs.extend(outcome.jobs)
+            failures.extend(outcome.failures)
+        if any(a > b for a, b in itertools.pairwise(indices)):  # a batch split in parts
+            order = sorted(range(len(indices)), key=indices.__getitem__)
+            indices = [indices[i] for i in order]
+            jobs = [jobs[i] for i in order]
+        failures.sort(key=lambda failure: failure.indices[0] if failure.indices else -1)
+        return BulkResult(jobs, indices, failures, self._requests, self._retries, elapsed)
+
+
+def _first_index(outcome: BatchOutcome) -> int:
+    firsts = [*outcome.indices[:1], *(f.indices[0] for f in outcome.failures if f.indices)]
+    return min(firsts, default=-1)

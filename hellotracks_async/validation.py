@@ -1,0 +1,159 @@
+"""Client-side checks of input jobs, run before anything is sent. No I/O.
+
+Each check looks at one field in either form a caller may give: a :class:`Job` /
+:class:`JobUpdate` attribute (``date``, ``datetime``, :class:`CustomField`) or a value of
+a plain wire-format dict (``int`` day, ``dict`` custom field). The first problem found
+raises :class:`~hellotracks_async.errors.ValidationError` naming the job's index, the
+field's wire name and the value.
+
+Example::
+
+    >>> validate_create(Job(destination_lat=91.0), index=4)
+    Traceback (most recent call last):
+    ...
+    hellotracks_async.errors.ValidationError: job #4: destinationLat=91.0 must be within [-90, 90]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from typing import Any, Final
+
+from .converter import to_wire_name
+from .errors import ValidationError
+from .models import UNSET, CustomField, Job, JobType, JobUpdate
+
+__all__ = ["validate_create", "validate_edit"]
+
+_Check = Callable[[Any], "str | None"]
+
+
+def _number_within(low: float, high: float) -> _Check:
+    def check(value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return "must be a number"
+        if math.isnan(value) or not low <= value <= high:
+            return f"must be within [{low:g}, {high:g}]"
+        return None
+
+    return check
+
+
+def _day(value: Any) -> str | None:
+    if isinstance(value, date):
+        return None
+    try:
+        number = int(value)
+        if number:
+            date(number // 10000, number // 100 % 100, number % 100)
+    except (TypeError, ValueError):
+        return "is not a real date (YYYYMMDD)"
+    return None
+
+
+def _hhmm(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return "must be an HHMM integer"
+    hours, minutes = divmod(value, 100)
+    if value == 2400 or (0 <= hours < 24 and 0 <= minutes < 60):
+        return None
+    return "must be an HHMM time between 0 and 2400"
+
+
+def _timestamp(value: Any) -> str | None:
+    if isinstance(value, datetime):
+        return "must be timezone-aware" if value.tzinfo is None else None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return "must be an aware datetime or epoch milliseconds"
+    return None
+
+
+def _job_type(value: Any) -> str | None:
+    if isinstance(value, JobType) or value in (0, 1, 2):
+        return None
+    return "must be a JobType (0 work, 1 pickup, 2 dropoff)"
+
+
+def _custom_fields(value: Any) -> str | None:
+    if not isinstance(value, list):
+        return "must be a list of {key, val}"
+    for item in value:
+        key = item.key if isinstance(item, CustomField) else (
+            item.get("key") if isinstance(item, Mapping) else None
+        )
+        if not isinstance(key, str):
+            return f"has a custom field whose key {key!r} is not a string"
+    return None
+
+
+_TIMESTAMPS = (
+    "ts_created",
+    "ts_saved",
+    "ts_assigned",
+    "ts_accepted",
+    "ts_scheduled",
+    "ts_check_in",
+    "ts_check_out",
+    "ts_done_success",
+    "ts_signature",
+    "scheduled_start",
+    "scheduled_end",
+)
+
+#: (attribute, wire name, check) for every checked field.
+_CHECKS: Final[tuple[tuple[str, str, _Check], ...]] = (
+    ("destination_lat", "destinationLat", _number_within(-90, 90)),
+    ("destination_lng", "destinationLng", _number_within(-180, 180)),
+    ("day", "day", _day),
+    ("priority", "priority", _number_within(0, 10)),
+    ("type", "type", _job_type),
+    ("window_start", "windowStart", _hhmm),
+    ("window_end", "windowEnd", _hhmm),
+    ("custom_fields", "customFields", _custom_fields),
+    *((name, to_wire_name(name), _timestamp) for name in _TIMESTAMPS),
+)
+
+
+def _check_fields(item: Any, index: int) -> None:
+    is_mapping = isinstance(item, Mapping)
+    for attribute, wire, check in _CHECKS:
+        value = item.get(wire) if is_mapping else getattr(item, attribute, None)
+        if value is None or value is UNSET:
+            continue
+        reason = check(value)
+        if reason is not None:
+            raise ValidationError(index, wire, value, reason)
+
+
+def validate_create(job: Job | Mapping[str, Any], index: int) -> None:
+    """Check one job to create; raise :class:`ValidationError` on the first problem.
+
+    Example::
+
+        >>> validate_create({"destinationName": "Acme", "day": 20261123}, index=0)
+    """
+    if not isinstance(job, (Job, Mapping)):
+        raise ValidationError(index, "job", job, "must be a Job or a wire-format dict")
+    job_id = job.get("id") if isinstance(job, Mapping) else job.id
+    if job_id is not None:
+        raise ValidationError(index, "id", job_id, "must not be set on a job to create")
+    _check_fields(job, index)
+
+
+def validate_edit(job_id: Any, update: JobUpdate | Mapping[str, Any], index: int) -> None:
+    """Check one ``(job_id, update)`` pair; raise :class:`ValidationError` on a problem.
+
+    Example::
+
+        >>> validate_edit("tpl-42", JobUpdate(priority=11), index=2)
+        Traceback (most recent call last):
+        ...
+        hellotracks_async.errors.ValidationError: job #2: priority=11 must be within [0, 10]
+    """
+    if not isinstance(job_id, str) or not job_id:
+        raise ValidationError(index, "id", job_id, "must be a non-empty string")
+    if not isinstance(update, (JobUpdate, Mapping)):
+        raise ValidationError(index, "update", update, "must be a JobUpdate or a wire dict")
+    _check_fields(update, index)
