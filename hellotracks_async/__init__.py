@@ -5,8 +5,15 @@ Example::
     >>> from hellotracks_async import Job, JobType
     >>> Job(destination_name="Acme", type=JobType.PICKUP).type
     <JobType.PICKUP: 1>
+
+Bulk calls go through :class:`HellotracksClient`::
+
+    async with HellotracksClient(api_key="...") as client:
+        result = await client.create_jobs(jobs)      # any (async) iterable, batched
+        await client.edit_jobs({job.id: JobUpdate(priority=9) for job in result.jobs})
 """
 
+from .client import HellotracksClient
 from .errors import (
     APIError,
     AuthenticationError,
@@ -44,6 +51,7 @@ __all__ = [
     "BulkResult",
     "ConfigurationError",
     "CustomField",
+    "HellotracksClient",
     "HellotracksError",
     "Job",
     "JobType",

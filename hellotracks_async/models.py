@@ -132,14 +132,16 @@ def time_to_hhmm(value: time | None) -> int:
     return value.hour * 100 + value.minute
 
 
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class Job:
     """One job, with every field of the API's job object; all optional.
 
     To create jobs, set what you know and leave the rest ``None`` (``None`` is never
     sent). ``id`` is assigned by the server and must stay ``None`` on a job to create.
     Fields the server sends that this class does not know yet are kept in ``extras``
-    (wire names) and written back unchanged.
+    (wire names) and written back unchanged. Jobs are mutable (a frozen class of 60
+    fields costs several microseconds per job to build); use :func:`attrs.evolve` for
+    a changed copy.
 
     Example::
 

@@ -22,7 +22,7 @@ import attrs
 
 from .models import Job
 
-__all__ = ["BatchFailure", "BatchOutcome", "BulkResult", "Progress", "ResultAssembler"]
+__all__ = ["BatchFailure", "BatchOutcome", "BulkResult", "Progress", "ResultAssembler", "Tally"]
 
 
 @attrs.frozen
@@ -138,6 +138,30 @@ class BulkResult:
         return dict(zip(self.indices, self.jobs, strict=True))
 
 
+class Tally:
+    """Running totals over batch outcomes, without keeping them.
+
+    Example::
+
+        >>> Tally().add(BatchOutcome(indices=(0, 1), jobs=(Job(), Job()), requests=2, retries=1))
+        Progress(succeeded=2, failed=0, requests=2, retries=1)
+    """
+
+    def __init__(self) -> None:
+        self.succeeded = 0
+        self.failed = 0
+        self.requests = 0
+        self.retries = 0
+
+    def add(self, outcome: BatchOutcome) -> Progress:
+        """Count one batch's outcome; return the running totals."""
+        self.succeeded += len(outcome.jobs)
+        self.failed += sum(len(failure.indices) for failure in outcome.failures)
+        self.requests += outcome.requests
+        self.retries += outcome.retries
+        return Progress(self.succeeded, self.failed, self.requests, self.retries)
+
+
 class ResultAssembler:
     """Collects :class:`BatchOutcome` s in any order into one :class:`BulkResult`.
 
@@ -155,19 +179,12 @@ class ResultAssembler:
 
     def __init__(self) -> None:
         self._outcomes: list[BatchOutcome] = []
-        self._succeeded = 0
-        self._failed = 0
-        self._requests = 0
-        self._retries = 0
+        self._tally = Tally()
 
     def add(self, outcome: BatchOutcome) -> Progress:
         """Take one batch's outcome; return the running totals."""
         self._outcomes.append(outcome)
-        self._succeeded += len(outcome.jobs)
-        self._failed += sum(len(failure.indices) for failure in outcome.failures)
-        self._requests += outcome.requests
-        self._retries += outcome.retries
-        return Progress(self._succeeded, self._failed, self._requests, self._retries)
+        return self._tally.add(outcome)
 
     def result(self, elapsed: float) -> BulkResult:
         """The assembled result, jobs and failures in input order."""
@@ -183,7 +200,8 @@ class ResultAssembler:
             indices = [indices[i] for i in order]
             jobs = [jobs[i] for i in order]
         failures.sort(key=lambda failure: failure.indices[0] if failure.indices else -1)
-        return BulkResult(jobs, indices, failures, self._requests, self._retries, elapsed)
+        tally = self._tally
+        return BulkResult(jobs, indices, failures, tally.requests, tally.retries, elapsed)
 
 
 def _first_index(outcome: BatchOutcome) -> int:

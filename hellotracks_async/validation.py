@@ -116,15 +116,24 @@ _CHECKS: Final[tuple[tuple[str, str, _Check], ...]] = (
 )
 
 
+_CHECKS_BY_WIRE: Final = {wire: check for _, wire, check in _CHECKS}
+
+
+def _check(wire: str, value: Any, index: int) -> None:
+    if value is None or value is UNSET:
+        return
+    reason = _CHECKS_BY_WIRE[wire](value)
+    if reason is not None:
+        raise ValidationError(index, wire, value, reason)
+
+
 def _check_fields(item: Any, index: int) -> None:
-    is_mapping = isinstance(item, Mapping)
-    for attribute, wire, check in _CHECKS:
-        value = item.get(wire) if is_mapping else getattr(item, attribute, None)
-        if value is None or value is UNSET:
-            continue
-        reason = check(value)
-        if reason is not None:
-            raise ValidationError(index, wire, value, reason)
+    if isinstance(item, Mapping):
+        for wire in sorted(_CHECKS_BY_WIRE.keys() & item.keys()):  # only keys present
+            _check(wire, item[wire], index)
+    else:
+        for attribute, wire, _ in _CHECKS:
+            _check(wire, getattr(item, attribute, None), index)
 
 
 def validate_create(job: Job | Mapping[str, Any], index: int) -> None:

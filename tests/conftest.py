@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Any
+from unittest.mock import Mock
 
+import aioresponses.core
 import pytest
+from aiohttp import ClientResponse
 
 DATA = Path(__file__).parent / "data"
 
@@ -21,3 +25,19 @@ def seed_response() -> dict[str, Any]:
 def seed_job(seed_response: dict[str, Any]) -> dict[str, Any]:
     job: dict[str, Any] = seed_response["jobs"][0]
     return job
+
+
+class _ClientResponseWithWriter(ClientResponse):
+    """aioresponses 0.7.9 builds ClientResponse without the ``stream_writer`` that
+    aiohttp 3.14 requires (pnuckowski/aioresponses#289, fix pending in #288); supply the
+    one attribute aiohttp reads from it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("stream_writer", Mock(output_size=0))
+        super().__init__(*args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _aioresponses_on_aiohttp_314(monkeypatch: pytest.MonkeyPatch) -> None:
+    if "stream_writer" in inspect.signature(ClientResponse.__init__).parameters:
+        monkeypatch.setattr(aioresponses.core, "ClientResponse", _ClientResponseWithWriter)

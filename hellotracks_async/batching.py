@@ -1,0 +1,109 @@
+"""Chunking any (async) iterable into numbered batches, lazily. No I/O.
+
+Example::
+
+    >>> chunker = Chunker(size=2)
+    >>> [chunker.feed(item) for item in "abc"]
+    [None, Batch(start=0, items=['a', 'b']), None]
+    >>> chunker.flush()
+    Batch(start=2, items=['c'])
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from typing import Generic, TypeVar
+
+import attrs
+
+__all__ = ["Batch", "Chunker", "batches"]
+
+_T = TypeVar("_T")
+
+
+@attrs.frozen
+class Batch(Generic[_T]):
+    """Consecutive input items; ``items[i]`` is input number ``start + i``.
+
+    Example::
+
+        >>> list(Batch(start=10, items=["a", "b"]).indices)
+        [10, 11]
+    """
+
+    start: int
+    items: list[_T]
+
+    @property
+    def indices(self) -> range:
+        """The input positions of the items."""
+        return range(self.start, self.start + len(self.items))
+
+
+class Chunker(Generic[_T]):
+    """A small stateful chunker: feed items one by one, get a :class:`Batch` when full.
+
+    Example::
+
+        >>> chunker = Chunker[int](size=3)
+        >>> [batch for batch in map(chunker.feed, range(7)) if batch]
+        [Batch(start=0, items=[0, 1, 2]), Batch(start=3, items=[3, 4, 5])]
+    """
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"batch size must be at least 1, not {size}")
+        self._size = size
+        self._start = 0
+        self._items: list[_T] = []
+
+    def feed(self, item: _T) -> Batch[_T] | None:
+        """Add one item; return the batch it completes, if any."""
+        self._items.append(item)
+        if len(self._items) < self._size:
+            return None
+        return self._take()
+
+    def flush(self) -> Batch[_T] | None:
+        """Return what is left as a last, shorter batch (``None`` if nothing is)."""
+        return self._take() if self._items else None
+
+    def _take(self) -> Batch[_T]:
+        batch = Batch(self._start, self._items)
+        self._start += len(self._items)
+        self._items = []
+        return batch
+
+
+async def batches(source: Iterable[_T] | AsyncIterable[_T], size: int) -> AsyncIterator[Batch[_T]]:
+    """Yield batches of ``size`` items from an iterable or async iterable, lazily.
+
+    At most one batch is held here at a time, so a generator of ten million items is
+    never in memory.
+
+    Example::
+
+        >>> import asyncio
+        >>> async def first_batches():
+        ...     return [b async for b in batches(range(5), size=2)]
+        >>> asyncio.run(first_batches())[-1]
+        Batch(start=4, items=[4])
+    """
+    if isinstance(source, AsyncIterable):
+        chunker = Chunker[_T](size)
+        async for item in source:
+            batch = chunker.feed(item)
+            if batch is not None:
+                yield batch
+        last = chunker.flush()
+        if last is not None:
+            yield last
+        return
+    if size < 1:
+        raise ValueError(f"batch size must be at least 1, not {size}")
+    iterator = iter(source)
+    start = 0
+    while items := list(itertools.islice(iterator, size)):
+        yield Batch(start, items)
+        start += len(items)

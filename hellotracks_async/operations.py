@@ -1,0 +1,239 @@
+"""The two bulk operations as pure steps: prepare a batch, then read its answer. No I/O.
+
+:class:`CreateJobs` and :class:`EditJobs` turn a :class:`~hellotracks_async.batching.Batch`
+of inputs into a :class:`Prepared` request (validated, in wire format, the body encoded,
+idempotency keys assigned) and turn the server's answer, or the final exception, into a
+:class:`~hellotracks_async.results.BatchOutcome`. The client only moves bytes between them.
+
+Example::
+
+    >>> from hellotracks_async.batching import Batch
+    >>> create = CreateJobs(idempotency=False)
+    >>> prepared, rejected = create.prepare(Batch(0, [Job(destination_name="Acme")]))
+    >>> prepared.body
+    b'{"data":{"jobs":[{"destinationName":"Acme"}]}}'
+    >>> create.outcome(prepared, {"status": 0, "jobs": [{"id": "j1"}]}).jobs
+    (Job(id='j1', ...),)
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, Protocol
+
+import attrs
+
+from .batching import Batch
+from .converter import converter
+from .errors import APIError, ValidationError
+from .models import Job, JobUpdate
+from .results import BatchFailure, BatchOutcome
+from .sansio import answer_jobs, encode_body, match_created, match_edited
+from .validation import validate_create, validate_edit
+
+__all__ = ["IDEMPOTENCY_PREFIX", "CreateJobs", "EditJobs", "Operation", "Prepared"]
+
+#: Generated ``uidSecondary`` keys look like ``hta-<uuid4 hex of the call>-<input index>``.
+IDEMPOTENCY_PREFIX: Final = "hta-"
+
+
+@attrs.frozen
+class Prepared:
+    """One batch ready to send: the valid inputs, their wire form and the request body.
+
+    ``idempotent`` says whether sending it twice is harmless (every job to create has a
+    ``uidSecondary``; edits always are).
+    """
+
+    indices: tuple[int, ...]
+    inputs: tuple[Any, ...]
+    wire: tuple[Any, ...]
+    body: bytes
+    idempotent: bool
+    label: str
+
+    def failed(self, exc: BaseException, *, requests: int, retries: int) -> BatchOutcome:
+        """The outcome when the whole request failed with ``exc``."""
+        failure = BatchFailure(self.indices, self.inputs, exc, self.wire)
+        return BatchOutcome(failures=(failure,), requests=requests, retries=retries)
+
+    def matched(
+        self, answers: Sequence[dict[str, Any] | None], *, requests: int, retries: int
+    ) -> BatchOutcome:
+        """The outcome from answer jobs paired with inputs (``None``: no answer for it)."""
+        indices: list[int] = []
+        jobs: list[Job] = []
+        missing: list[int] = []
+        for position, answer in enumerate(answers):
+            if answer is None:
+                missing.append(position)
+            else:
+                indices.append(self.indices[position])
+                jobs.append(converter.structure(answer, Job))
+        failures: tuple[BatchFailure, ...] = ()
+        if missing:
+            exc = APIError(f"the answer holds no job for {len(missing)} input(s) of {self.label}")
+            failures = (
+                BatchFailure(
+                    tuple(self.indices[i] for i in missing),
+                    tuple(self.inputs[i] for i in missing),
+                    exc,
+                    tuple(self.wire[i] for i in missing),
+                ),
+            )
+        return BatchOutcome(tuple(indices), tuple(jobs), failures, requests, retries)
+
+
+class Operation(Protocol):
+    """What the client needs of an operation: an endpoint, ``prepare`` and ``outcome``."""
+
+    @property
+    def endpoint(self) -> str:
+        """The API action, e.g. ``createjobs``."""
+        ...
+
+    def prepare(self, batch: Batch[Any]) -> tuple[Prepared | None, list[BatchFailure]]:
+        """Validate and encode a batch; invalid inputs come back as failures."""
+        ...
+
+    def outcome(
+        self, prepared: Prepared, answer: Mapping[str, Any], *, requests: int = 1, retries: int = 0
+    ) -> BatchOutcome:
+        """Read a success answer into the batch's outcome."""
+        ...
+
+
+def _label(endpoint: str, indices: Sequence[int]) -> str:
+    return f"{endpoint} #{indices[0]}-{indices[-1]}" if indices else endpoint
+
+
+def _rejected(index: int, item: Any, exc: ValidationError) -> BatchFailure:
+    return BatchFailure((index,), (item,), exc)
+
+
+class CreateJobs:
+    """``createjobs``: jobs (``Job`` or wire dicts) to create, with idempotency keys.
+
+    With ``idempotency=True`` every job without ``uid_secondary`` gets a generated one
+    (``hta-<uuid4 hex>-<index>``) before the first attempt, so that a retry after a lost
+    answer updates the job the first attempt made instead of making a second one.
+    """
+
+    endpoint: Final = "createjobs"
+
+    def __init__(
+        self,
+        *,
+        autoassign: bool = False,
+        send_route_change: bool = False,
+        is_template: bool = False,
+        idempotency: bool = True,
+    ) -> None:
+        flags = {
+            "sendRouteChange": send_route_change,
+            "autoassign": autoassign,
+            "isTemplate": is_template,
+        }
+        self._flags = {name: True for name, value in flags.items() if value}
+        self._key_prefix = f"{IDEMPOTENCY_PREFIX}{uuid.uuid4().hex}-" if idempotency else None
+
+    def prepare(
+        self, batch: Batch[Job | Mapping[str, Any]]
+    ) -> tuple[Prepared | None, list[BatchFailure]]:
+        """Validate, convert and key each job; encode the batch's request body."""
+        indices: list[int] = []
+        inputs: list[Any] = []
+        wires: list[dict[str, Any]] = []
+        rejected: list[BatchFailure] = []
+        for index, item in zip(batch.indices, batch.items, strict=True):
+            try:
+                validate_create(item, index)
+            except ValidationError as exc:
+                rejected.append(_rejected(index, item, exc))
+                continue
+            wire: dict[str, Any] = (
+                converter.unstructure(item) if isinstance(item, Job) else dict(item)
+            )
+            if self._key_prefix is not None and not wire.get("uidSecondary"):
+                wire["uidSecondary"] = f"{self._key_prefix}{index}"
+            indices.append(index)
+            inputs.append(item)
+            wires.append(wire)
+        if not wires:
+            return None, rejected
+        prepared = Prepared(
+            indices=tuple(indices),
+            inputs=tuple(inputs),
+            wire=tuple(wires),
+            body=encode_body({"jobs": wires, **self._flags}),
+            idempotent=all(wire.get("uidSecondary") for wire in wires),
+            label=_label(self.endpoint, indices),
+        )
+        return prepared, rejected
+
+    def outcome(
+        self, prepared: Prepared, answer: Mapping[str, Any], *, requests: int = 1, retries: int = 0
+    ) -> BatchOutcome:
+        """Match the answer's jobs to the inputs by ``uidSecondary``."""
+        answers = match_created(prepared.wire, answer_jobs(answer))
+        return prepared.matched(answers, requests=requests, retries=retries)
+
+
+class EditJobs:
+    """``editjobs``: ``(job_id, JobUpdate | wire dict)`` pairs; setting fields is idempotent.
+
+    Two updates of one id in the same batch are merged in input order, which is what
+    sending them one after the other would do.
+    """
+
+    endpoint: Final = "editjobs"
+
+    def __init__(self, *, notify: bool = True, send_route_change: bool = False) -> None:
+        self._flags: dict[str, bool] = {"notify": notify}
+        if send_route_change:
+            self._flags["sendRouteChange"] = True
+
+    def prepare(
+        self, batch: Batch[tuple[str, JobUpdate | Mapping[str, Any]]]
+    ) -> tuple[Prepared | None, list[BatchFailure]]:
+        """Validate and convert each update; encode the batch's request body."""
+        indices: list[int] = []
+        inputs: list[Any] = []
+        wires: list[tuple[str, dict[str, Any]]] = []
+        rejected: list[BatchFailure] = []
+        body_jobs: dict[str, dict[str, Any]] = {}
+        for index, item in zip(batch.indices, batch.items, strict=True):
+            try:
+                if not isinstance(item, tuple) or len(item) != 2:
+                    raise ValidationError(index, "update", item, "must be a (job_id, update) pair")
+                job_id, update = item
+                validate_edit(job_id, update, index)
+            except ValidationError as exc:
+                rejected.append(_rejected(index, item, exc))
+                continue
+            fields: dict[str, Any] = (
+                converter.unstructure(update) if isinstance(update, JobUpdate) else dict(update)
+            )
+            body_jobs.setdefault(job_id, {}).update(fields)
+            indices.append(index)
+            inputs.append(item)
+            wires.append((job_id, fields))
+        if not wires:
+            return None, rejected
+        prepared = Prepared(
+            indices=tuple(indices),
+            inputs=tuple(inputs),
+            wire=tuple(wires),
+            body=encode_body({"jobs": body_jobs, **self._flags}),
+            idempotent=True,
+            label=_label(self.endpoint, indices),
+        )
+        return prepared, rejected
+
+    def outcome(
+        self, prepared: Prepared, answer: Mapping[str, Any], *, requests: int = 1, retries: int = 0
+    ) -> BatchOutcome:
+        """Match the answer's jobs to the inputs by job id."""
+        answers = match_edited([job_id for job_id, _ in prepared.wire], answer_jobs(answer))
+        return prepared.matched(answers, requests=requests, retries=retries)

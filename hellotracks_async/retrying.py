@@ -1,0 +1,117 @@
+"""When to retry and how long to wait: a pure policy, and the tenacity loop built from it.
+
+Retried: connection errors and timeouts (:class:`TransportError`), HTTP 429
+(:class:`RateLimitError`, waiting ``Retry-After`` up to a cap), HTTP 5xx and non-JSON
+proxy answers (:class:`ServerError`). Never retried: other 4xx, an answer whose
+``status`` is not 0, validation errors.
+
+A request that is not idempotent (a create whose jobs lack ``uidSecondary``) is retried
+only where the failure proves it never reached the server: the connection could not be
+opened, HTTP 429, or HTTP 503.
+
+Example::
+
+    >>> from hellotracks_async.errors import ServerError
+    >>> policy = RetryPolicy(max_retries=3)
+    >>> policy.is_retryable(ServerError("bad gateway", http_status=502), idempotent=True)
+    True
+    >>> policy.is_retryable(ServerError("bad gateway", http_status=502), idempotent=False)
+    False
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import attrs
+import tenacity
+
+from .errors import RateLimitError, ServerError, TransportError
+
+__all__ = ["RetryPolicy"]
+
+logger = logging.getLogger("hellotracks_async")
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How a request is retried: attempts, total time, backoff, and the Retry-After cap.
+
+    ``max_retries`` counts retries after the first attempt; ``deadline`` (seconds) bounds
+    the time from the first attempt to the start of the last one. Backoff is exponential
+    from ``backoff`` seconds up to ``max_backoff``, with jitter. A ``Retry-After`` longer
+    than ``max_retry_after`` is not waited for: the :class:`RateLimitError` is raised.
+
+    Example::
+
+        >>> RetryPolicy(max_retries=0).max_retries
+        0
+    """
+
+    max_retries: int = attrs.field(default=5, validator=attrs.validators.ge(0))
+    deadline: float = attrs.field(default=120.0, validator=attrs.validators.gt(0))
+    backoff: float = attrs.field(default=0.5, validator=attrs.validators.ge(0))
+    max_backoff: float = attrs.field(default=30.0, validator=attrs.validators.ge(0))
+    max_retry_after: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
+
+    def is_retryable(self, exc: BaseException, *, idempotent: bool) -> bool:
+        """Whether ``exc`` is transient, and retrying is safe for this request."""
+        if isinstance(exc, RateLimitError):
+            return exc.retry_after is None or exc.retry_after <= self.max_retry_after
+        if isinstance(exc, ServerError):
+            return idempotent or exc.http_status == 503
+        if isinstance(exc, TransportError):
+            return idempotent or not exc.maybe_sent
+        return False
+
+    def wait_seconds(self, exc: BaseException | None, attempt: int) -> float:
+        """The pause before retry number ``attempt`` (1-based), before jitter.
+
+        Example::
+
+            >>> RetryPolicy(backoff=0.5, max_backoff=3).wait_seconds(None, 4)
+            3.0
+        """
+        if isinstance(exc, RateLimitError) and exc.retry_after is not None:
+            return exc.retry_after
+        return float(min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
+
+    def retrying(self, *, idempotent: bool, label: str) -> tenacity.AsyncRetrying:
+        """A tenacity loop for one request; ``label`` names it in the INFO retry logs."""
+        jitter = tenacity.wait_random(0, self.backoff)
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            pause = self.wait_seconds(exc, state.attempt_number)
+            if isinstance(exc, RateLimitError) and exc.retry_after is not None:
+                return pause
+            return min(self.max_backoff, pause + jitter(state))
+
+        def log_retry(state: tenacity.RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            pause = state.next_action.sleep if state.next_action else 0.0
+            logger.info(
+                "%s: attempt %d failed (%s); retrying in %.2f s",
+                label,
+                state.attempt_number,
+                _describe(exc),
+                pause,
+            )
+
+        return tenacity.AsyncRetrying(
+            stop=(
+                tenacity.stop_after_attempt(self.max_retries + 1)
+                | tenacity.stop_before_delay(self.deadline)
+            ),
+            wait=wait,
+            retry=tenacity.retry_if_exception(
+                lambda exc: self.is_retryable(exc, idempotent=idempotent)
+            ),
+            before_sleep=log_retry,
+            reraise=True,
+        )
+
+
+def _describe(exc: Any) -> str:
+    return f"{type(exc).__name__}: {exc}" if exc is not None else "no exception"

@@ -1,0 +1,181 @@
+"""The protocol without I/O: request bodies in, answers classified, answers matched.
+
+- :func:`encode_body` builds the exact JSON body the API pages show.
+- :func:`parse_answer` classifies an HTTP answer: it returns the decoded body of a
+  success, or raises the typed error (:class:`RateLimitError`, :class:`ServerError` are
+  transient; the rest are not, see :mod:`hellotracks_async.retrying`).
+- :func:`match_created` and :func:`match_edited` pair answer jobs with input jobs.
+
+Example::
+
+    >>> parse_answer(200, {}, b'{"status": 0, "jobs": []}')
+    {'status': 0, 'jobs': []}
+    >>> parse_answer(200, {}, b'{"status": 2}')
+    Traceback (most recent call last):
+    ...
+    hellotracks_async.errors.APIError: API error | HTTP 200 | status 2 | body '{"status": 2}'
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from .errors import APIError, AuthenticationError, RateLimitError, ServerError
+
+__all__ = [
+    "encode_body",
+    "match_created",
+    "match_edited",
+    "parse_answer",
+    "parse_retry_after",
+]
+
+
+def encode_body(data: Mapping[str, Any]) -> bytes:
+    """The request body: ``{"data": {...}}`` as compact JSON bytes.
+
+    Example::
+
+        >>> encode_body({"jobs": [{"day": 20231110}]})
+        b'{"data":{"jobs":[{"day":20231110}]}}'
+    """
+    return orjson.dumps({"data": data})
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date.
+
+    Example::
+
+        >>> parse_retry_after("2.5"), parse_retry_after(None)
+        (2.5, None)
+        >>> parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0)
+        10.0
+    """
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
+
+
+def _excerpt(body: bytes, redact: str | None) -> str:
+    text = body[:1000].decode("utf-8", errors="replace")
+    if redact:
+        text = text.replace(redact, "***")
+    return text[:200]
+
+
+def parse_answer(
+    http_status: int, headers: Mapping[str, str], body: bytes, *, redact: str | None = None
+) -> dict[str, Any]:
+    """Classify one HTTP answer: return the decoded success body or raise the typed error.
+
+    - 401/403 -> :class:`AuthenticationError`; 429 -> :class:`RateLimitError` with
+      ``retry_after``; 5xx -> :class:`ServerError`; other non-2xx -> :class:`APIError`.
+    - A body that is not a JSON object (a proxy's HTML page) -> :class:`ServerError`.
+    - ``status`` other than 0 -> :class:`APIError`.
+
+    The body excerpt kept on an error has ``redact`` (the API key) replaced by ``***``,
+    in case a server or proxy echoes request headers.
+
+    Example::
+
+        >>> parse_answer(429, {"Retry-After": "3"}, b"")
+        Traceback (most recent call last):
+        ...
+        hellotracks_async.errors.RateLimitError: rate limited | HTTP 429
+    """
+    excerpt = _excerpt(body, redact)
+    if http_status == 429:
+        retry_after = parse_retry_after(headers.get("Retry-After"))
+        raise RateLimitError(
+            "rate limited", http_status=429, retry_after=retry_after, body=excerpt
+        )
+    if http_status >= 500:
+        raise ServerError("server error", http_status=http_status, body=excerpt)
+    if http_status in (401, 403):
+        raise AuthenticationError("API key refused", http_status=http_status, body=excerpt)
+    try:
+        answer = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        answer = None
+    if not isinstance(answer, dict):
+        if 200 <= http_status < 300:
+            raise ServerError("answer is not a JSON object", http_status=http_status, body=excerpt)
+        answer = {}
+    api_status = answer.get("status")
+    if not 200 <= http_status < 300:
+        raise APIError(
+            "request refused", http_status=http_status, api_status=api_status, body=excerpt
+        )
+    if api_status != 0:
+        raise APIError("API error", http_status=http_status, api_status=api_status, body=excerpt)
+    return answer
+
+
+def answer_jobs(answer: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The ``jobs`` list of a success answer; an :class:`APIError` if it has none.
+
+    Example::
+
+        >>> answer_jobs({"status": 0, "jobs": [{"id": "a"}]})
+        [{'id': 'a'}]
+    """
+    jobs = answer.get("jobs")
+    if not isinstance(jobs, list) or not all(isinstance(job, dict) for job in jobs):
+        raise APIError("answer has no list of jobs", api_status=0, body=repr(answer)[:200])
+    return jobs
+
+
+def match_created(
+    sent: Sequence[Mapping[str, Any]], answered: Sequence[dict[str, Any]]
+) -> list[dict[str, Any] | None]:
+    """Pair each sent job with its answer job; ``None`` where the answer has none.
+
+    Sent jobs with a ``uidSecondary`` are matched by it (the docs do not promise that
+    answers come in request order). Sent jobs without one take the answers no key
+    claimed, in order, and only if the counts agree.
+
+    Example::
+
+        >>> match_created([{"uidSecondary": "a"}, {"uidSecondary": "b"}],
+        ...               [{"id": "2", "uidSecondary": "b"}, {"id": "1", "uidSecondary": "a"}])
+        [{'id': '1', 'uidSecondary': 'a'}, {'id': '2', 'uidSecondary': 'b'}]
+    """
+    by_key = {job["uidSecondary"]: job for job in answered if job.get("uidSecondary")}
+    keys = [job.get("uidSecondary") or None for job in sent]
+    matched: list[dict[str, Any] | None] = [by_key.get(key) if key else None for key in keys]
+    unkeyed = [i for i, key in enumerate(keys) if key is None]
+    if unkeyed:
+        claimed = {key for key in keys if key is not None}
+        rest = [job for job in answered if job.get("uidSecondary") not in claimed]
+        if len(rest) == len(unkeyed):
+            for i, job in zip(unkeyed, rest, strict=True):
+                matched[i] = job
+    return matched
+
+
+def match_edited(
+    ids: Sequence[str], answered: Sequence[dict[str, Any]]
+) -> list[dict[str, Any] | None]:
+    """Pair each edited job id with its answer job by ``id``; ``tpl-`` ids match too.
+
+    Example::
+
+        >>> match_edited(["tpl-7", "x"], [{"id": "x"}, {"id": "7"}])
+        [{'id': '7'}, {'id': 'x'}]
+    """
+    by_id = {str(job.get("id")): job for job in answered}
+    return [by_id.get(job_id) or by_id.get(job_id.removeprefix("tpl-")) for job_id in ids]
