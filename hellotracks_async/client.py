@@ -26,13 +26,14 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 import aiohttp
+import attrs
 
 from .batching import batches
 from .errors import BulkError, ConfigurationError, HellotracksError, TransportError
 from .models import Job, JobUpdate
 from .operations import CreateJobs, EditJobs, Operation, Prepared
 from .results import BatchOutcome, BulkResult, Progress, ResultAssembler, Tally
-from .retrying import RetryPolicy
+from .retrying import RetryPolicy, blames_input
 from .sansio import parse_answer
 from .validation import validate_create, validate_edit
 
@@ -212,8 +213,8 @@ class HellotracksClient:
         except aiohttp.ClientError as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}", maybe_sent=True) from None
 
-    async def _send(self, operation: Operation, prepared: Prepared) -> BatchOutcome:
-        """Send one prepared batch with retries; never raises but for cancellation."""
+    async def _attempts(self, operation: Operation, prepared: Prepared) -> BatchOutcome:
+        """Send one prepared request with retries; failures come back in the outcome."""
         requests = 0
         try:
             async for attempt in self._retry.retrying(
@@ -229,6 +230,41 @@ class HellotracksClient:
             logger.warning("%s failed after %d attempt(s): %s", prepared.label, requests, exc)
             return prepared.failed(exc, requests=requests, retries=max(0, requests - 1))
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    async def _send(self, operation: Operation, prepared: Prepared) -> BatchOutcome:
+        """Send one batch; never raises but for cancellation.
+
+        When the server refuses the batch's content (see :func:`blames_input`), the batch
+        is sent again in halves, and so on, so that only the jobs it refuses fail. A few
+        bad jobs cost about ``2 log2(batch_size)`` extra requests each; a budget of
+        ``4 log2(batch_size)`` bounds the cost of a batch where every job is refused.
+        """
+        parts = [prepared]
+        budget = 4 * len(prepared.indices).bit_length()
+        done: list[BatchOutcome] = []
+        requests = retries = 0
+        while parts:
+            part = parts.pop()
+            outcome = await self._attempts(operation, part)
+            requests += outcome.requests
+            retries += outcome.retries
+            refused = outcome.failures and blames_input(outcome.failures[0].exception)
+            if refused and len(part.indices) > 1 and part.idempotent and budget >= 2:
+                budget -= 2
+                first, second = operation.split(part)
+                parts += [second, first]  # a stack: the first half goes next
+                logger.info("%s refused; sending it in halves to find the job", part.label)
+                continue
+            done.append(outcome)
+        if len(done) == 1:
+            return attrs.evolve(done[0], requests=requests, retries=retries)
+        return BatchOutcome(
+            indices=tuple(i for outcome in done for i in outcome.indices),
+            jobs=tuple(job for outcome in done for job in outcome.jobs),
+            failures=tuple(f for outcome in done for f in outcome.failures),
+            requests=requests,
+            retries=retries,
+        )
 
     # -- the window ---------------------------------------------------------------------
 

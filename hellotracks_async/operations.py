@@ -103,6 +103,16 @@ class Operation(Protocol):
         """Read a success answer into the batch's outcome."""
         ...
 
+    def split(self, prepared: Prepared) -> tuple[Prepared, Prepared]:
+        """Two requests, each with half of the inputs (to find the one a server refuses)."""
+        ...
+
+
+def _halves(prepared: Prepared) -> tuple[tuple[Any, ...], ...]:
+    middle = len(prepared.indices) // 2
+    parts = (prepared.indices, prepared.inputs, prepared.wire)
+    return tuple(part[:middle] for part in parts) + tuple(part[middle:] for part in parts)
+
 
 def _label(endpoint: str, indices: Sequence[int]) -> str:
     return f"{endpoint} #{indices[0]}-{indices[-1]}" if indices else endpoint
@@ -162,15 +172,24 @@ class CreateJobs:
             wires.append(wire)
         if not wires:
             return None, rejected
-        prepared = Prepared(
-            indices=tuple(indices),
-            inputs=tuple(inputs),
-            wire=tuple(wires),
+        return self._prepared(tuple(indices), tuple(inputs), tuple(wires)), rejected
+
+    def _prepared(
+        self, indices: tuple[int, ...], inputs: tuple[Any, ...], wires: tuple[Any, ...]
+    ) -> Prepared:
+        return Prepared(
+            indices=indices,
+            inputs=inputs,
+            wire=wires,
             body=encode_body({"jobs": wires, **self._flags}),
             idempotent=all(wire.get("uidSecondary") for wire in wires),
             label=_label(self.endpoint, indices),
         )
-        return prepared, rejected
+
+    def split(self, prepared: Prepared) -> tuple[Prepared, Prepared]:
+        """Two requests with half the jobs each; the keys stay the ones already sent."""
+        first_indices, first_inputs, first_wire, *second = _halves(prepared)
+        return self._prepared(first_indices, first_inputs, first_wire), self._prepared(*second)
 
     def outcome(
         self, prepared: Prepared, answer: Mapping[str, Any], *, requests: int = 1, retries: int = 0
@@ -202,7 +221,6 @@ class EditJobs:
         inputs: list[Any] = []
         wires: list[tuple[str, dict[str, Any]]] = []
         rejected: list[BatchFailure] = []
-        body_jobs: dict[str, dict[str, Any]] = {}
         for index, item in zip(batch.indices, batch.items, strict=True):
             try:
                 if not isinstance(item, tuple) or len(item) != 2:
@@ -215,21 +233,32 @@ class EditJobs:
             fields: dict[str, Any] = (
                 converter.unstructure(update) if isinstance(update, JobUpdate) else dict(update)
             )
-            body_jobs.setdefault(job_id, {}).update(fields)
             indices.append(index)
             inputs.append(item)
             wires.append((job_id, fields))
         if not wires:
             return None, rejected
-        prepared = Prepared(
-            indices=tuple(indices),
-            inputs=tuple(inputs),
-            wire=tuple(wires),
+        return self._prepared(tuple(indices), tuple(inputs), tuple(wires)), rejected
+
+    def _prepared(
+        self, indices: tuple[int, ...], inputs: tuple[Any, ...], wires: tuple[Any, ...]
+    ) -> Prepared:
+        body_jobs: dict[str, dict[str, Any]] = {}
+        for job_id, fields in wires:
+            body_jobs.setdefault(job_id, {}).update(fields)
+        return Prepared(
+            indices=indices,
+            inputs=inputs,
+            wire=wires,
             body=encode_body({"jobs": body_jobs, **self._flags}),
             idempotent=True,
             label=_label(self.endpoint, indices),
         )
-        return prepared, rejected
+
+    def split(self, prepared: Prepared) -> tuple[Prepared, Prepared]:
+        """Two requests with half the updates each."""
+        first_indices, first_inputs, first_wire, *second = _halves(prepared)
+        return self._prepared(first_indices, first_inputs, first_wire), self._prepared(*second)
 
     def outcome(
         self, prepared: Prepared, answer: Mapping[str, Any], *, requests: int = 1, retries: int = 0

@@ -27,9 +27,15 @@ from typing import Any
 import attrs
 import tenacity
 
-from .errors import RateLimitError, ServerError, TransportError
+from .errors import (
+    APIError,
+    AuthenticationError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+)
 
-__all__ = ["RetryPolicy"]
+__all__ = ["RetryPolicy", "blames_input"]
 
 logger = logging.getLogger("hellotracks_async")
 
@@ -111,6 +117,24 @@ class RetryPolicy:
             before_sleep=log_retry,
             reraise=True,
         )
+
+
+def blames_input(exc: BaseException) -> bool:
+    """Whether the server refused what was sent (HTTP 200 with a non-zero ``status``, or
+    HTTP 400), rather than the key, the rate or its own health. Then one bad job can
+    sink a whole batch, and sending halves of it finds the job.
+
+    Example::
+
+        >>> blames_input(APIError("unknown job id", http_status=200, api_status=2))
+        True
+        >>> blames_input(AuthenticationError("refused", http_status=401))
+        False
+    """
+    refused = isinstance(exc, APIError) and not isinstance(
+        exc, (AuthenticationError, RateLimitError, ServerError)
+    )
+    return refused and exc.http_status in (200, 400)  # type: ignore[attr-defined]
 
 
 def _describe(exc: Any) -> str:

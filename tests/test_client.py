@@ -183,18 +183,79 @@ async def test_fatal_failures_are_not_retried(
     api_status: int | None,
 ) -> None:
     mocked.post(CREATE, **failure)
-    jobs = [Job(destination_name="a"), Job(destination_name="b")]
+    jobs = [Job(destination_name="a")]
     async with _client() as client:
         with pytest.raises(BulkError) as caught:
             await client.create_jobs(jobs)
     result = caught.value.result
-    assert (result.requests, result.retries, result.succeeded, result.failed) == (1, 0, 0, 2)
+    assert (result.requests, result.retries, result.succeeded, result.failed) == (1, 0, 0, 1)
     (batch_failure,) = result.failures
     assert type(batch_failure.exception) is error
     assert batch_failure.exception.http_status == http_status
     assert batch_failure.exception.api_status == api_status
     assert batch_failure.inputs == tuple(jobs)
-    assert batch_failure.indices == (0, 1)
+    assert batch_failure.indices == (0,)
+
+
+def _refuse(name: str) -> Any:
+    """A server that refuses any request holding a job called ``name``."""
+
+    def answer(url: Any, **kwargs: Any) -> CallbackResult:
+        jobs = json.loads(kwargs["data"])["data"]["jobs"]
+        if any(job["destinationName"] == name for job in jobs):
+            return CallbackResult(status=200, body='{"status": 3, "message": "bad job"}')
+        return _echo(url, **kwargs)
+
+    return answer
+
+
+async def test_a_refused_batch_is_halved_until_the_bad_job_is_found(
+    mocked: aioresponses,
+) -> None:
+    mocked.post(CREATE, callback=_refuse("bad"), repeat=True)
+    jobs = [Job(destination_name="bad" if i == 5 else str(i)) for i in range(8)]
+    async with _client(batch_size=8) as client:
+        result = await client.create_jobs(jobs, raise_on_error=False)
+    (failure,) = result.failures
+    assert failure.indices == (5,)
+    assert failure.inputs == (jobs[5],)
+    assert isinstance(failure.exception, APIError)
+    assert failure.exception.api_status == 3
+    assert result.indices == [0, 1, 2, 3, 4, 6, 7]
+    assert result.requests == 7  # 8 -> 4+4 -> 2+2 -> 1+1: log2(8) levels of two
+
+
+async def test_halving_is_bounded_when_everything_is_refused(mocked: aioresponses) -> None:
+    mocked.post(CREATE, status=400, body='{"status": 3}', repeat=True)
+    jobs = [Job(destination_name=str(i)) for i in range(100)]
+    async with _client(batch_size=100) as client:
+        result = await client.create_jobs(jobs, raise_on_error=False)
+    assert result.requests == 1 + 4 * (100).bit_length()  # 29, not 199
+    assert sorted(i for f in result.failures for i in f.indices) == list(range(100))
+    assert result.succeeded == 0
+
+
+async def test_a_refused_create_without_keys_is_not_halved(mocked: aioresponses) -> None:
+    mocked.post(CREATE, callback=_refuse("bad"), repeat=True)
+    jobs = [Job(destination_name="bad"), Job(destination_name="good")]
+    async with _client() as client:
+        result = await client.create_jobs(jobs, idempotency=False, raise_on_error=False)
+    assert result.requests == 1  # resending part of it might duplicate what it committed
+    assert result.failures[0].indices == (0, 1)
+
+
+async def test_an_edit_with_one_unknown_id_fails_alone(mocked: aioresponses) -> None:
+    def answer(url: Any, **kwargs: Any) -> CallbackResult:
+        if "gone" in json.loads(kwargs["data"])["data"]["jobs"]:
+            return CallbackResult(status=200, body='{"status": 2}')
+        return _echo(url, **kwargs)
+
+    mocked.post(EDIT, callback=answer, repeat=True)
+    updates = [("a", JobUpdate(priority=1)), ("gone", JobUpdate(priority=1)), ("c", {})]
+    async with _client() as client:
+        result = await client.edit_jobs(updates, raise_on_error=False)
+    assert [f.indices for f in result.failures] == [(1,)]
+    assert result.indices == [0, 2]
 
 
 async def test_retries_stop_after_max_retries(mocked: aioresponses) -> None:
@@ -268,7 +329,7 @@ async def test_given_keys_make_a_create_retryable_even_without_idempotency(
 
 
 async def test_every_batch_finishes_before_bulk_error(mocked: aioresponses) -> None:
-    mocked.post(CREATE, status=400, body='{"status": 3}')
+    mocked.post(CREATE, status=401, body='{"status": 401}')
     mocked.post(CREATE, callback=_echo, repeat=True)
     seen: list[Progress] = []
     async with _client(batch_size=2, max_concurrency=1) as client:
