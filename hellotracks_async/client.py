@@ -190,7 +190,7 @@ class HellotracksClient:
 
     # -- one request --------------------------------------------------------------------
 
-    async def _post(self, endpoint: str, body: bytes) -> dict[str, Any]:
+    async def _post(self, endpoint: str, body: bytes, label: str) -> dict[str, Any]:
         """One attempt: POST the body, return the success answer or raise a typed error."""
         session = self._get_session()
         headers = None if self._owns_session else {"API-Key": self._api_key.value}
@@ -199,12 +199,17 @@ class HellotracksClient:
                 self._base_url + endpoint, data=body, headers=headers, timeout=self._timeout
             ) as response:
                 raw = await response.read()
+                logger.debug("%s: HTTP %d, %d bytes", label, response.status, len(raw))
                 return parse_answer(
                     response.status, response.headers, raw, redact=self._api_key.value
                 )
         except aiohttp.ClientConnectorError as exc:
             raise TransportError(
                 f"cannot connect to {exc.host}:{exc.port}", maybe_sent=False
+            ) from None
+        except aiohttp.ConnectionTimeoutError:
+            raise TransportError(
+                f"no connection within {self._timeout.total} s", maybe_sent=False
             ) from None
         except asyncio.TimeoutError:
             raise TransportError(
@@ -222,7 +227,7 @@ class HellotracksClient:
             ):
                 with attempt:
                     requests += 1
-                    answer = await self._post(operation.endpoint, prepared.body)
+                    answer = await self._post(operation.endpoint, prepared.body, prepared.label)
                     return operation.outcome(
                         prepared, answer, requests=requests, retries=requests - 1
                     )

@@ -430,3 +430,26 @@ async def test_key_never_in_logs_or_errors(
     texts += [caplog.text]
     assert len(caplog.records) >= 3
     assert all(KEY not in text for text in texts)
+
+
+async def test_a_connect_timeout_is_surely_unsent_and_retried_without_keys(
+    mocked: aioresponses,
+) -> None:
+    mocked.post(CREATE, exception=aiohttp.ConnectionTimeoutError())
+    mocked.post(CREATE, callback=_echo)
+    async with _client() as client:
+        result = await client.create_jobs([{"destinationName": "a"}], idempotency=False)
+    assert (result.ok, result.retries) == (True, 1)
+
+
+async def test_requests_are_logged_at_debug_without_the_key(
+    mocked: aioresponses, caplog: pytest.LogCaptureFixture
+) -> None:
+    mocked.post(CREATE, callback=_echo)
+    caplog.set_level(logging.DEBUG, logger="hellotracks_async")
+    async with _client() as client:
+        await client.create_jobs([{"destinationName": "a"}])
+    debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert len(debug) == 1
+    assert debug[0].startswith("createjobs #0-0: HTTP 200, ")
+    assert KEY not in caplog.text
