@@ -1,0 +1,50 @@
+"""The pytest plugin of hellotracks-async: the ``fake_hellotracks`` fixture.
+
+The package registers this module as the ``hellotracks_async`` ``pytest11`` entry point,
+so once the package is installed any test can ask for a started :class:`FakeHellotracks`
+(default key ``"test-key"`` for company ``"acme"``, no faults)::
+
+    async def test_create(fake_hellotracks):
+        async with HellotracksClient(api_key=fake_hellotracks.api_key,
+                                     base_url=fake_hellotracks.base_url) as client:
+            await client.create_jobs([Job(destination_name="HQ")])
+        assert len(fake_hellotracks.jobs()) == 1
+
+The fixture needs pytest-asyncio; without it, using the fixture fails with a hint
+(loading the plugin never does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from ._server import FakeHellotracks
+
+try:
+    import pytest_asyncio
+except ImportError:  # pragma: no cover - depends on the environment
+    pytest_asyncio = None  # type: ignore[assignment]
+
+__all__ = ["fake_hellotracks"]
+
+if pytest_asyncio is not None:
+
+    @pytest_asyncio.fixture
+    async def fake_hellotracks() -> AsyncIterator[FakeHellotracks]:
+        """A started :class:`FakeHellotracks`, closed after the test.
+
+        Example::
+
+            async def test_it(fake_hellotracks):
+                assert fake_hellotracks.base_url.endswith("/api/")
+        """
+        async with FakeHellotracks() as fake:
+            yield fake
+
+else:  # pragma: no cover - depends on the environment
+
+    @pytest.fixture(name="fake_hellotracks")
+    def _fake_hellotracks_unavailable() -> None:
+        pytest.fail("the fake_hellotracks fixture needs pytest-asyncio: pip install pytest-asyncio")
