@@ -13,6 +13,8 @@ Bulk calls go through :class:`HellotracksClient`::
         await client.edit_jobs({job.id: JobUpdate(priority=9) for job in result.jobs})
 """
 
+import logging
+
 from .client import HellotracksClient
 from .errors import (
     APIError,
@@ -39,6 +41,10 @@ from .models import (
 from .results import BatchFailure, BatchOutcome, BulkResult, Progress
 
 __version__ = "0.1.0"
+
+# A library leaves logging output to the application (retries are logged at INFO,
+# failed batches at WARNING on the "hellotracks_async" logger).
+logging.getLogger("hellotracks_async").addHandler(logging.NullHandler())
 
 __all__ = [
     "END_OF_DAY",
