@@ -108,10 +108,22 @@ class Operation(Protocol):
         ...
 
 
-def _halves(prepared: Prepared) -> tuple[tuple[Any, ...], ...]:
-    middle = len(prepared.indices) // 2
-    parts = (prepared.indices, prepared.inputs, prepared.wire)
-    return tuple(part[:middle] for part in parts) + tuple(part[middle:] for part in parts)
+class _Halving:
+    """``split`` for an operation that can rebuild a request from part of its inputs."""
+
+    def _prepared(
+        self, indices: tuple[int, ...], inputs: tuple[Any, ...], wires: tuple[Any, ...]
+    ) -> Prepared:
+        raise NotImplementedError
+
+    def split(self, prepared: Prepared) -> tuple[Prepared, Prepared]:
+        """Two requests with half the inputs each, in order; created jobs keep their keys."""
+        middle = len(prepared.indices) // 2
+        parts = (prepared.indices, prepared.inputs, prepared.wire)
+        return (
+            self._prepared(*(part[:middle] for part in parts)),
+            self._prepared(*(part[middle:] for part in parts)),
+        )
 
 
 def _label(endpoint: str, indices: Sequence[int]) -> str:
@@ -122,7 +134,7 @@ def _rejected(index: int, item: Any, exc: ValidationError) -> BatchFailure:
     return BatchFailure((index,), (item,), exc)
 
 
-class CreateJobs:
+class CreateJobs(_Halving):
     """``createjobs``: jobs (``Job`` or wire dicts) to create, with idempotency keys.
 
     With ``idempotency=True`` every job without ``uid_secondary`` gets a generated one
@@ -186,11 +198,6 @@ class CreateJobs:
             label=_label(self.endpoint, indices),
         )
 
-    def split(self, prepared: Prepared) -> tuple[Prepared, Prepared]:
-        """Two requests with half the jobs each; the keys stay the ones already sent."""
-        first_indices, first_inputs, first_wire, *second = _halves(prepared)
-        return self._prepared(first_indices, first_inputs, first_wire), self._prepared(*second)
-
     def outcome(
         self, prepared: Prepared, answer: Mapping[str, Any], *, requests: int = 1, retries: int = 0
     ) -> BatchOutcome:
@@ -199,7 +206,7 @@ class CreateJobs:
         return prepared.matched(answers, requests=requests, retries=retries)
 
 
-class EditJobs:
+class EditJobs(_Halving):
     """``editjobs``: ``(job_id, JobUpdate | wire dict)`` pairs; setting fields is idempotent.
 
     Two updates of one id in the same batch are merged in input order, which is what
@@ -254,11 +261,6 @@ class EditJobs:
             idempotent=True,
             label=_label(self.endpoint, indices),
         )
-
-    def split(self, prepared: Prepared) -> tuple[Prepared, Prepared]:
-        """Two requests with half the updates each."""
-        first_indices, first_inputs, first_wire, *second = _halves(prepared)
-        return self._prepared(first_indices, first_inputs, first_wire), self._prepared(*second)
 
     def outcome(
         self, prepared: Prepared, answer: Mapping[str, Any], *, requests: int = 1, retries: int = 0
