@@ -453,3 +453,11 @@ async def test_requests_are_logged_at_debug_without_the_key(
     assert len(debug) == 1
     assert debug[0].startswith("createjobs #0-0: HTTP 200, ")
     assert KEY not in caplog.text
+
+
+async def test_retries_are_bounded_by_total_time_too(mocked: aioresponses) -> None:
+    mocked.post(CREATE, status=500, repeat=True)
+    # the first pause (0.2 s and up) would end past the 0.1 s deadline: no retry starts
+    async with _client(max_retries=50, retry_deadline=0.1, backoff=0.2, max_backoff=1) as client:
+        result = await client.create_jobs([Job(destination_name="a")], raise_on_error=False)
+    assert (result.requests, result.failed) == (1, 1)
