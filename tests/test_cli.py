@@ -1,0 +1,365 @@
+"""The real ``hellotracks-async`` console script, run in a subprocess against a
+FakeHellotracks served by the test's own event loop (so the loop keeps serving while the
+command runs)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+
+from hellotracks_async import HellotracksClient, Job
+from hellotracks_async._rows import RowError, parse_create, parse_edit
+from hellotracks_async.cli import main
+from hellotracks_async.testing import FakeHellotracks, Faults
+
+
+def _script() -> str:
+    beside = Path(sys.executable).with_name("hellotracks-async")
+    found = str(beside) if beside.exists() else shutil.which("hellotracks-async")
+    assert found, "the hellotracks-async console script is not installed"
+    return found
+
+
+SCRIPT = _script()
+
+
+class Run(NamedTuple):
+    code: int
+    out: str
+    err: str
+
+
+def _env(fake: FakeHellotracks | None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HELLOTRACKS_")}
+    if fake is not None:
+        env["HELLOTRACKS_API_KEY"] = fake.api_key
+        env["HELLOTRACKS_BASE_URL"] = fake.base_url
+    return env | extra
+
+
+async def cli(*args: str | Path, env: Mapping[str, str]) -> Run:
+    process = await asyncio.create_subprocess_exec(
+        SCRIPT,
+        *map(str, args),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=dict(env),
+    )
+    # A safety net against a hung child, not a timing assertion.
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode is not None
+    return Run(process.returncode, out.decode(), err.decode())
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as file:
+        return list(csv.DictReader(file))
+
+
+def _by_name(fake: FakeHellotracks) -> dict[str, dict[str, Any]]:
+    return {job["destinationName"]: job for job in fake.jobs()}
+
+
+# -- import ------------------------------------------------------------------------------
+
+
+async def test_csv_import_creates_jobs_with_typed_fields(
+    fake_hellotracks: FakeHellotracks, tmp_path: Path
+) -> None:
+    source = _write_csv(
+        tmp_path / "jobs.csv",
+        ["destination_name", "destinationLat", "destination_lng", "day", "priority",
+         "window_start", "windowEnd", "customFields", "custom_Color", "worker", "type"],
+        [
+            ["Acme HQ", "37.7749", "-122.4194", "2026-11-23", "7", "08:00", "1700",
+             '[{"key": "PO_Number", "val": "PO-1"}]', "red", "jane@company.com", "1"],
+            ["Globex", "52.52", "13.405", "20261124", "", "", "", "", "", "", ""],
+        ],
+    )
+    run = await cli("import", source, env=_env(fake_hellotracks))
+
+    assert run.code == 0, run.err
+    assert run.out.startswith("created 2 of 2 jobs, 0 failed, 1 request, 0 retries")
+    assert not (tmp_path / "jobs.failures.csv").exists()
+    jobs = _by_name(fake_hellotracks)
+    acme, globex = jobs["Acme HQ"], jobs["Globex"]
+    assert (acme["destinationLat"], acme["destinationLng"]) == (37.7749, -122.4194)
+    assert (acme["day"], acme["priority"], acme["type"]) == (20261123, 7, 1)
+    assert (acme["windowStart"], acme["windowEnd"]) == (800, 1700)
+    assert acme["worker"] == "jane@company.com"
+    assert {"key": "PO_Number", "val": "PO-1"} in acme["customFields"]
+    assert {"key": "Color", "val": "red"} in acme["customFields"]  # custom_Color passed on
+    assert globex["day"] == 20261124
+    assert globex["priority"] == 5  # the empty cell was not sent: the server's default
+    assert "worker" not in globex
+    assert all(job["uidSecondary"].startswith("hta-") for job in jobs.values())
+
+
+async def test_jsonl_import(fake_hellotracks: FakeHellotracks, tmp_path: Path) -> None:
+    source = tmp_path / "jobs.jsonl"
+    lines = [
+        {"destinationName": "A", "day": 20261123,
+         "customFields": [{"key": "Department", "val": "IT"}]},
+        {"destination_name": "B", "priority": "9", "uid_secondary": "EXT-B"},
+    ]
+    source.write_text("\n".join(json.dumps(line) for line in lines) + "\n\n")
+
+    run = await cli("import", source, "--batch-size", "1", env=_env(fake_hellotracks))
+
+    assert run.code == 0, run.err
+    assert "created 2 of 2 jobs, 0 failed, 2 requests" in run.out
+    jobs = _by_name(fake_hellotracks)
+    assert jobs["A"]["customFields"] == [{"key": "Department", "val": "IT"}]
+    assert jobs["B"]["priority"] == 9
+    assert jobs["B"]["uidSecondary"] == "EXT-B"  # a caller's key is kept
+
+
+async def test_edit_by_id_and_an_unknown_id_fails_alone(
+    fake_hellotracks: FakeHellotracks, tmp_path: Path
+) -> None:
+    async with HellotracksClient(
+        api_key=fake_hellotracks.api_key, base_url=fake_hellotracks.base_url
+    ) as client:
+        created = await client.create_jobs([Job(destination_name=f"J{i}") for i in range(5)])
+    ids = [job.id or "" for job in created.jobs]
+    source = _write_csv(
+        tmp_path / "edits.csv",
+        ["id", "priority", "worker"],
+        [*([job_id, "9", "sam@company.com"] for job_id in ids), ["no-such-id", "1", ""]],
+    )
+
+    run = await cli("import", source, "--edit", env=_env(fake_hellotracks))
+
+    assert run.code == 1
+    assert run.out.startswith("edited 5 of 6 jobs, 1 failed")
+    stored = {job["id"]: job for job in fake_hellotracks.jobs()}
+    assert all(stored[i]["priority"] == 9 for i in ids)
+    assert all(stored[i]["worker"] == "sam@company.com" for i in ids)
+    [failed] = _read_csv(tmp_path / "edits.failures.csv")
+    assert (failed["id"], failed["priority"]) == ("no-such-id", "1")
+    assert failed["error"].startswith("line 7: APIError")
+    assert "unknown job id" in failed["error"]
+
+
+async def test_dry_run_sends_nothing_and_names_bad_lines(
+    fake_hellotracks: FakeHellotracks, tmp_path: Path
+) -> None:
+    source = _write_csv(
+        tmp_path / "jobs.csv",
+        ["destinationName", "destinationLat", "day"],
+        [["A", "37.5", "20261123"], ["B", "91", "20261123"], ["C", "1", "20261340"]],
+    )
+    no_key = _env(None)
+
+    run = await cli("import", source, "--dry-run", env=no_key)
+
+    assert run.code == 1
+    assert "line 3: destinationLat=91.0 must be within [-90, 90]" in run.err
+    assert "line 4: day=20261340 is not a real date" in run.err
+    assert run.out.strip() == "checked 3 rows: 1 valid, 2 invalid (dry run, nothing sent)"
+    assert sum(fake_hellotracks.requests.values()) == 0
+    assert not (tmp_path / "jobs.failures.csv").exists()
+
+    valid = _write_csv(tmp_path / "ok.csv", ["destinationName"], [["A"], ["B"]])
+    assert (await cli("import", valid, "--dry-run", env=no_key)).code == 0
+    assert sum(fake_hellotracks.requests.values()) == 0
+
+
+async def test_bad_lines_fail_by_line_number_and_the_rest_is_created(
+    fake_hellotracks: FakeHellotracks, tmp_path: Path
+) -> None:
+    source = tmp_path / "jobs.jsonl"
+    source.write_text(
+        '{"destinationName": "A"}\n'
+        '{"destinationName": "B", oops}\n'
+        '{"destinationName": "C", "priority": "high"}\n'
+        "\n"
+        '["not", "an", "object"]\n'
+        '{"destinationName": "D"}\n'
+    )
+
+    run = await cli("import", source, env=_env(fake_hellotracks))
+
+    assert run.code == 1
+    assert run.out.startswith("created 2 of 5 jobs, 3 failed")
+    assert "failures written to" in run.out
+    assert "line 2: not valid JSON" in run.err
+    assert "line 3: priority='high' is not a whole number" in run.err
+    assert "line 5: not a JSON object" in run.err
+    assert sorted(_by_name(fake_hellotracks)) == ["A", "D"]
+    failures = [
+        json.loads(line)
+        for line in (tmp_path / "jobs.failures.jsonl").read_text().splitlines()
+    ]
+    assert [f["error"].split(":")[0] for f in failures] == ["line 2", "line 3", "line 5"]
+    assert failures[1] == {
+        "destinationName": "C", "priority": "high", "error": failures[1]["error"]
+    }
+
+
+async def test_failures_file_fed_back_completes_without_duplicates(tmp_path: Path) -> None:
+    names = [f"Stop {i:03d}" for i in range(100)]
+    source = _write_csv(tmp_path / "jobs.csv", ["destination_name", "day"],
+                        [[name, "20261123"] for name in names])
+    # Half the requests fail: "500" applies nothing, "commit_then_drop" applies the jobs
+    # and then drops the connection. No retries, so the failures file gets both kinds.
+    faults = Faults(rate=0.5, kinds=("500", "commit_then_drop"), seed=11)
+    async with FakeHellotracks(faults=faults) as fake:
+        first = await cli(
+            "import", source, "--batch-size", "10", "--max-retries", "0", env=_env(fake)
+        )
+        assert first.code == 1
+        assert fake.injected["500"] >= 1
+        assert fake.injected["commit_then_drop"] >= 1
+        failures = _read_csv(tmp_path / "jobs.failures.csv")
+        assert len(failures) == 10 * sum(fake.injected.values())
+        assert all(row["uidSecondary"].startswith("hta-") for row in failures)
+        assert all(row["error"].startswith("line ") for row in failures)
+        # The dropped answers' jobs are on the server already.
+        assert len(fake.jobs()) > 100 - len(failures)
+
+        fake.faults = None
+        second = await cli(
+            "import", tmp_path / "jobs.failures.csv", "--batch-size", "10", env=_env(fake)
+        )
+
+        assert second.code == 0, second.err
+        assert second.out.startswith(f"created {len(failures)} of {len(failures)} jobs")
+        stored = fake.jobs()
+        assert Counter(job["destinationName"] for job in stored) == Counter(names)
+        assert len({job["uidSecondary"] for job in stored}) == 100
+        assert not any("error" in job for job in stored)  # the error column is not sent
+
+
+async def test_usage_and_configuration_errors_exit_2(
+    fake_hellotracks: FakeHellotracks, tmp_path: Path
+) -> None:
+    env = _env(fake_hellotracks)
+    csv_file = _write_csv(tmp_path / "jobs.csv", ["destinationName"], [["A"]])
+    (tmp_path / "jobs.xlsx").write_text("")
+    cases = [
+        (),
+        ("import",),
+        ("import", tmp_path / "missing.csv"),
+        ("import", tmp_path / "jobs.xlsx"),
+        ("import", csv_file, "--batch-size", "0"),
+        ("import", csv_file, "--edit"),  # no id column
+        ("import", csv_file, "--failures", csv_file),
+        ("import", csv_file, "--base-url", "http://api.example.com/api/"),
+        ("demo", "--fault-rate", "2"),
+    ]
+    runs = await asyncio.gather(*(cli(*args, env=env) for args in cases))
+    for args, run in zip(cases, runs, strict=True):
+        assert run.code == 2, (args, run)
+        assert run.err.strip(), args
+    no_key = await cli("import", csv_file, env=_env(None))
+    assert no_key.code == 2
+    assert "no API key" in no_key.err
+    assert sum(fake_hellotracks.requests.values()) == 0
+
+
+async def test_the_api_key_is_never_printed(tmp_path: Path) -> None:
+    secret = "s3cret-4b1c9e7d"
+    wrong = "wr0ng-9f8e7d6c"
+    source = _write_csv(tmp_path / "jobs.csv", ["destinationName"], [["A"], ["B"], ["C"]])
+    faults = Faults(rate=0.5, kinds=("429",), seed=3, retry_after=0.01)
+    async with FakeHellotracks(api_keys={secret: "acme"}, faults=faults) as fake:
+        ok = await cli("-v", "import", source, "--batch-size", "1", env=_env(fake))
+        key_file = tmp_path / "key.txt"
+        key_file.write_text(wrong + "\n")
+        refused = await cli(
+            "-v", "import", source, "--api-key-file", key_file, env=_env(fake) | {
+                "HELLOTRACKS_API_KEY": secret
+            }
+        )
+
+    assert ok.code == 0, ok.err
+    assert "retrying" in ok.err  # the INFO retry lines were printed
+    assert refused.code == 1
+    assert "AuthenticationError" in (tmp_path / "jobs.failures.csv").read_text()
+    printed = ok.out + ok.err + refused.out + refused.err
+    printed += (tmp_path / "jobs.failures.csv").read_text()
+    assert secret not in printed
+    assert wrong not in printed
+
+
+async def test_fake_server_command_serves_imports_until_interrupted(tmp_path: Path) -> None:
+    server = await asyncio.create_subprocess_exec(
+        SCRIPT, "fake-server", "--port", "0", "--fault-rate", "0.2", "--seed", "1",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_env(None),
+    )
+    try:
+        assert server.stdout is not None
+        banner: list[str] = []
+        while not banner or not banner[-1].startswith("Press Ctrl+C"):
+            line = await asyncio.wait_for(server.stdout.readline(), timeout=60)
+            assert line, "fake-server exited early"
+            banner.append(line.decode().strip())
+        base_url = banner[0].rsplit(" ", 1)[-1]
+        assert base_url.startswith("http://127.0.0.1:")
+        source = _write_csv(tmp_path / "jobs.csv", ["destinationName"], [["A"], ["B"]])
+        env = _env(None, HELLOTRACKS_API_KEY="test-key", HELLOTRACKS_BASE_URL=base_url)
+
+        run = await cli("import", source, "--batch-size", "1", env=env)
+
+        assert run.code == 0, run.err
+        assert run.out.startswith("created 2 of 2 jobs")
+    finally:
+        if server.returncode is None:
+            server.send_signal(signal.SIGINT)
+        code = await asyncio.wait_for(server.wait(), timeout=60)
+    assert code == 0
+
+
+# -- in-process details ---------------------------------------------------------------------
+
+
+def test_main_returns_exit_codes_in_process(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert main(["no-such-command"]) == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_row_parsing() -> None:
+    assert parse_create({"destination_lat": " 37.5 ", "order_id": "12.0", "error": "x"}) == {
+        "destinationLat": 37.5,
+        "orderId": 12,
+    }
+    assert parse_edit({"id": "abc", "receiverUid": ""}, keep_empty=True) == (
+        "abc", {"receiverUid": ""}
+    )
+    assert parse_create({"isTemplate": "false", "destinationName": "A"})["isTemplate"] is False
+    for row, message in [
+        ({}, "no fields"),
+        ({"destinationName": "A", "destination_name": "B"}, "given twice"),
+        ({"customFields": "[oops"}, "customFields='[oops' is not a JSON list"),
+        ({"customFields": '[{"key": 1}]'}, "is not a string"),
+        ({"id": "x", "destinationName": "A"}, "must not be set"),
+        ({"windowStart": "25:00"}, "windowStart=2500 must be an HHMM time"),
+        ({"destinationLat": "nan"}, "is not a number"),
+    ]:
+        with pytest.raises(RowError, match=re.escape(message)):
+            parse_create(row)
+    for row, message in [({"priority": "1"}, "no id"), ({"id": "x"}, "no field to set")]:
+        with pytest.raises(RowError, match=re.escape(message)):
+            parse_edit(row)
