@@ -29,7 +29,13 @@ import aiohttp
 import attrs
 
 from .batching import batches
-from .errors import BulkError, ConfigurationError, HellotracksError, TransportError
+from .errors import (
+    AuthenticationError,
+    BulkError,
+    ConfigurationError,
+    HellotracksError,
+    TransportError,
+)
 from .models import Job, JobUpdate
 from .operations import CreateJobs, EditJobs, Operation, Prepared
 from .results import BatchOutcome, BulkResult, Progress, ResultAssembler, Tally
@@ -282,8 +288,12 @@ class HellotracksClient:
         """Run batches with at most ``max_concurrency`` in flight; yield as they finish."""
         tally = Tally()
         running: set[asyncio.Task[BatchOutcome]] = set()
+        refused: list[AuthenticationError] = []  # once the key is refused, stop sending
 
         def report(outcome: BatchOutcome) -> BatchOutcome:
+            for failure in outcome.failures:
+                if isinstance(failure.exception, AuthenticationError) and not refused:
+                    refused.append(failure.exception)
             totals = tally.add(outcome)
             if progress is not None:
                 progress(totals)
@@ -302,6 +312,9 @@ class HellotracksClient:
                     )
                     for task in done:
                         yield report(task.result())
+                if refused:
+                    yield report(prepared.failed(_not_sent(refused[0]), requests=0, retries=0))
+                    continue
                 running.add(asyncio.create_task(self._send(operation, prepared)))
             while running:
                 done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
@@ -362,7 +375,9 @@ class HellotracksClient:
         that off; then a create is retried only when it surely never arrived).
 
         With ``raise_on_error`` (the default) every batch is finished first, then
-        :class:`BulkError` is raised carrying the :class:`BulkResult`.
+        :class:`BulkError` is raised carrying the :class:`BulkResult`. Once the server
+        refuses the API key, the batches not yet sent fail with
+        :class:`AuthenticationError` without being sent.
 
         Example::
 
@@ -458,6 +473,15 @@ class HellotracksClient:
         ) as outcomes:
             async for outcome in outcomes:
                 yield outcome
+
+
+def _not_sent(refusal: AuthenticationError) -> AuthenticationError:
+    return AuthenticationError(
+        "not sent: the API key was refused on an earlier request",
+        http_status=refusal.http_status,
+        api_status=refusal.api_status,
+        body=refusal.body,
+    )
 
 
 def _pairs(updates: UpdatesInput) -> Iterable[Any] | AsyncIterable[Any]:

@@ -30,9 +30,10 @@ class BatchFailure:
     """Inputs that failed together, with the exception that failed them.
 
     ``indices`` are the inputs' positions, ``inputs`` the objects exactly as passed in
-    (for edits, ``(job_id, update)`` pairs). ``wire`` is what was (or would have been)
-    sent, in wire format: for creates it carries the generated ``uidSecondary`` keys, so
+    (for edits, ``(job_id, update)`` pairs). ``wire`` is what was sent (or was about to
+    be), in wire format: for creates it carries the generated ``uidSecondary`` keys, so
     sending ``wire`` again upserts instead of duplicating jobs that did reach the server.
+    It is empty for inputs that failed validation, which never got a wire form.
 
     Example::
 

@@ -329,7 +329,7 @@ async def test_given_keys_make_a_create_retryable_even_without_idempotency(
 
 
 async def test_every_batch_finishes_before_bulk_error(mocked: aioresponses) -> None:
-    mocked.post(CREATE, status=401, body='{"status": 401}')
+    mocked.post(CREATE, status=404, body="no such endpoint")  # fatal, no halving
     mocked.post(CREATE, callback=_echo, repeat=True)
     seen: list[Progress] = []
     async with _client(batch_size=2, max_concurrency=1) as client:
@@ -343,6 +343,20 @@ async def test_every_batch_finishes_before_bulk_error(mocked: aioresponses) -> N
     assert seen[-1] == Progress(succeeded=4, failed=2, requests=3, retries=0)
     assert len(seen) == 3
     assert "2 of 6 jobs failed" in str(caught.value)
+
+
+async def test_a_refused_key_stops_sending_but_reports_every_input(
+    mocked: aioresponses,
+) -> None:
+    mocked.post(CREATE, status=401, body='{"status": 401}', repeat=True)
+    async with _client(batch_size=2, max_concurrency=1) as client:
+        result = await client.create_jobs(
+            [Job(destination_name=str(i)) for i in range(6)], raise_on_error=False
+        )
+    assert result.requests == 1
+    assert [f.indices for f in result.failures] == [(0, 1), (2, 3), (4, 5)]
+    assert all(isinstance(f.exception, AuthenticationError) for f in result.failures)
+    assert "not sent" in str(result.failures[1].exception)
 
 
 # -- validation -------------------------------------------------------------------------

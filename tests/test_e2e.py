@@ -121,7 +121,9 @@ async def test_without_idempotency_ambiguous_failures_are_reported_not_retried()
 
 async def test_wrong_key_fails_every_input_and_loses_none() -> None:
     async with FakeHellotracks() as fake:
-        client = HellotracksClient("not-the-key", base_url=fake.base_url, batch_size=7)
+        client = HellotracksClient(
+            "not-the-key", base_url=fake.base_url, batch_size=7, max_concurrency=1
+        )
         async with client:
             with pytest.raises(BulkError) as caught:
                 await client.create_jobs(_jobs(30))
@@ -132,7 +134,8 @@ async def test_wrong_key_fails_every_input_and_loses_none() -> None:
     assert all(isinstance(f.exception, AuthenticationError) for f in result.failures)
     assert all(f.exception.http_status == 401 for f in result.failures)  # type: ignore[attr-defined]
     assert "not-the-key" not in str(caught.value)
-    assert result.requests == 5  # not retried
+    assert result.requests == 1  # not retried; later batches not even sent
+    assert fake.requests["createjobs"] == 1
 
 
 async def test_unknown_job_id_fails_alone() -> None:
