@@ -68,6 +68,8 @@ def _unstructure_day(value: date) -> int:
 def _structure_ms(value: Any, _: type) -> datetime | None:
     if not value:
         return None
+    if type(value) is int:  # exact integer arithmetic, twice as fast as the keyword form
+        return _EPOCH + _MS * value
     return _EPOCH + timedelta(milliseconds=value)
 
 
@@ -92,88 +94,65 @@ def _wire_renames(cls: type) -> dict[str, str]:
 
 #: How many distinct values each memo of a conversion (day, timestamp) keeps.
 _MEMO_SIZE: Final = 4096
-#: How many distinct key sequences (and type sequences per key sequence) are planned.
-_PLANS: Final = 256
+_MISSING: Final = object()
+#: How many distinct key sequences get a compiled structure function (never evicted:
+#: input whose keys vary without end falls back on cattrs' code, compiling nothing).
+_COMPILED_PLANS: Final = 256
 
 
-def _memo(hook: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """``hook`` with a bounded memo: one dict lookup for a value seen before.
+def _memo(hook: Callable[[Any, Any], Any], kind: Any) -> Callable[[Any], Any]:
+    """The structure hook of ``kind | None`` with a bounded memo of integer values.
 
-    For pure conversions to immutable values (``date``, ``datetime``, ``int``), where
-    values repeat a lot: every job of one answer has the same ``tsCreated``, most share
-    a ``day``. Unhashable values and values the hook refuses are not memoized.
+    For pure conversions of answer values to immutable ones (``date``, ``datetime``,
+    ``JobType``), where values repeat a lot: every job of one answer has the same
+    ``tsCreated`` and ``tsSaved``, most share a ``day``. Only ``int`` values are
+    memoized (what JSON gives), so a value of another type equal to an ``int`` still gets
+    its own conversion; values the hook refuses are never memoized.
     """
-    memo: dict[Any, Any] = {}
+    memo: dict[int, Any] = {}
+    lookup = memo.get
 
-    def convert(value: Any) -> Any:
-        try:
-            return memo[value]
-        except KeyError:
-            pass
-        except TypeError:  # unhashable
-            return hook(value)
-        result = hook(value)
-        if len(memo) >= _MEMO_SIZE:
-            memo.clear()
-        memo[value] = result
+    def structure(value: Any) -> Any:
+        if type(value) is not int:
+            return None if value is None else hook(value, kind)
+        result = lookup(value, _MISSING)
+        if result is _MISSING:
+            result = hook(value, kind)
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            memo[value] = result
         return result
 
-    return convert
+    return structure
 
 
-class _Plan:
-    """How to structure a wire dict with one particular sequence of keys.
+def _structure_custom_fields(value: Any) -> list[CustomField] | None:
+    """cattrs' hook for ``list[CustomField] | None`` (``str()`` of ``key`` and ``val``,
+    other keys ignored), as one comprehension instead of two calls per item."""
+    if value is None:
+        return None
+    return [CustomField(str(item["key"]), str(item["val"])) for item in value]
 
-    ``attributes`` are the keys' attribute names (``None`` for a key Job does not know,
-    which goes to ``extras``); ``hooked`` lists ``(key, attribute, hook)`` for the keys
-    whose values convert, in attribute order; ``kept`` the types each key's value may
-    have to be passed on unchanged (``None``: any); ``verified`` remembers type
-    sequences already checked against ``kept``.
-    """
 
-    __slots__ = ("attributes", "extras", "hooked", "kept", "verified")
-
-    def __init__(
-        self,
-        attributes: tuple[str | None, ...],
-        extras: tuple[str, ...],
-        hooked: tuple[tuple[str, str, Callable[[Any], Any]], ...],
-        kept: tuple[frozenset[type] | None, ...],
-    ) -> None:
-        self.attributes = attributes
-        self.extras = extras
-        self.hooked = hooked
-        self.kept = kept
-        self.verified: set[tuple[type, ...]] = set()
-
-    def accepts(self, types: tuple[type, ...]) -> bool:
-        """Whether values of these types may take the fast path (remembered if so)."""
-        if types in self.verified:
-            return True
-        if not all(
-            allowed is None or kind in allowed
-            for allowed, kind in zip(self.kept, types, strict=True)
-        ):
-            return False
-        if len(self.verified) >= _PLANS:
-            self.verified.clear()
-        self.verified.add(types)
-        return True
+def _unstructure_custom_fields(value: list[CustomField]) -> list[dict[str, Any]]:
+    """cattrs' hook for ``list[CustomField]``, as one comprehension."""
+    return [{"key": field.key, "val": field.val} for field in value]
 
 
 class _JobCodec:
-    """The Job hooks: a fast path for the usual dicts and jobs, cattrs' code for the rest.
+    """The Job hooks: generated code for the usual dicts and jobs, cattrs' for the rest.
 
     Most fields are ``str | int | float | bool | None``, whose cattrs hooks hand back a
-    value of the right type unchanged. Answers of one API come with the same keys in the
-    same order, so structuring looks up a :class:`_Plan` by the tuple of keys, checks
-    the tuple of value types once per plan, renames every key in one C-level
-    ``dict(zip(...))`` and calls hooks only for the fields that convert (``day``,
-    ``type``, timestamps, ``customFields``), memoized. Unstructuring reads every
-    attribute once in generated code (like cattrs', minus the calls for fields that need
-    no conversion).
-    Anything unusual (a value to coerce, a hook that raises, a non-dict mapping) goes
-    through the cattrs generated functions, so results and errors are exactly theirs.
+    value of the right type unchanged, and the answers of an API come with the same keys
+    in the same order. So the second time a sequence of keys is seen, a structure
+    function is compiled for it: it unpacks ``wire.values()`` at once, checks in one
+    expression that every such value already has its exact type (or is ``None``), calls
+    hooks only for the fields that convert (``day``, ``type``, timestamps, memoized;
+    ``customFields``) and calls ``Job(...)`` with keywords. Unstructuring is generated
+    code too: one ``is not None`` test per attribute, a hook only where a field
+    converts. Anything unusual (a value to coerce, a hook that raises, a key sequence
+    seen once, a non-dict mapping) goes through the cattrs generated functions, so
+    results and errors are exactly theirs.
     """
 
     def __init__(self, conv: cattrs.Converter) -> None:
@@ -189,8 +168,7 @@ class _JobCodec:
             Job, conv, _cattrs_omit_if_default=True, extras=override(omit=True), **overrides
         )
         self._attribute_of = {wire: name for name, wire in renames.items()}
-        self._order = {wire: position for position, wire in enumerate(renames.values())}
-        self._kept: dict[str, frozenset[type]] = {}
+        self._kept: dict[str, type] = {}
         self._structure_hooks: dict[str, Callable[[Any], Any]] = {}
         self._unstructure_hooks: dict[str, Callable[[Any], Any]] = {}
         for field in attrs.fields(Job):
@@ -199,35 +177,61 @@ class _JobCodec:
             wire = renames[field.name]
             (kind,) = (arg for arg in typing.get_args(field.type) if arg is not type(None))
             if kind in (str, int, float, bool):
-                self._kept[wire] = frozenset((kind, type(None)))
+                self._kept[wire] = kind
                 continue
-            structure = _none_or(conv.get_structure_hook(kind), kind)
-            unstructure = conv.get_unstructure_hook(kind)
-            if kind in (date, datetime, JobType):
-                structure, unstructure = _memo(structure), _memo(unstructure)
+            structure: Callable[[Any], Any]
+            unstructure: Callable[[Any], Any]
+            if field.name == "custom_fields":
+                structure, unstructure = _structure_custom_fields, _unstructure_custom_fields
+            else:
+                structure = _memo(conv.get_structure_hook(kind), kind)
+                unstructure = conv.get_unstructure_hook(kind)
             self._structure_hooks[wire] = structure
             self._unstructure_hooks[wire] = unstructure
-        self._hooked = frozenset(self._structure_hooks)
-        self._plans: dict[tuple[str, ...], _Plan] = {}
+        #: Compiled structure functions by key sequence; ``None``: seen once so far.
+        self._compiled: dict[tuple[Any, ...], Callable[[Any], Job | None] | None] = {}
         #: A :class:`Job` to its wire dict (the unstructure hook); ``None`` left out.
         self.unstructure = self._make_unstructure()
 
-    def _plan(self, keys: tuple[str, ...]) -> _Plan:
-        plan = self._plans.get(keys)
-        if plan is None:
-            hooked = sorted(self._hooked.intersection(keys), key=self._order.__getitem__)
-            plan = _Plan(
-                attributes=tuple(map(self._attribute_of.get, keys)),
-                extras=tuple(set(keys) - self._known),  # the order cattrs' path gives
-                hooked=tuple(
-                    (key, self._attribute_of[key], self._structure_hooks[key]) for key in hooked
-                ),
-                kept=tuple(map(self._kept.get, keys)),
-            )
-            if len(self._plans) >= _PLANS:
-                self._plans.clear()
-            self._plans[keys] = plan
-        return plan
+    def _compile_structure(self, keys: tuple[str, ...]) -> Callable[[Any], Job | None]:
+        """Generate the structure function of dicts with exactly these keys, in order.
+
+        It returns ``None`` when a value would need coercing; a hook that raises
+        propagates (the caller then takes cattrs' path for the error).
+        """
+        namespace: dict[str, Any] = {"Job": Job}
+        checks: list[str] = []
+        arguments: list[str] = []
+        for number, key in enumerate(keys):
+            value = f"v{number}"
+            attribute = self._attribute_of.get(key)
+            if attribute is None:
+                continue  # goes to extras
+            hook = self._structure_hooks.get(key)
+            if hook is None:
+                namespace[f"kind{number}"] = self._kept[key]
+                checks.append(f"(type({value}) is kind{number} or {value} is None)")
+                arguments.append(f"{attribute}={value}")
+            else:
+                namespace[f"hook{number}"] = hook
+                arguments.append(f"{attribute}=hook{number}({value})")
+        unpack = "".join(f"v{number}, " for number in range(len(keys)))
+        lines = ["def structure_job(wire):"]
+        if keys:
+            lines.append(f"    ({unpack}) = wire.values()")
+        if checks:
+            lines += [f"    if not ({' and '.join(checks)}):", "        return None"]
+        lines.append(f"    job = Job({', '.join(arguments)})")
+        # The unknown keys go to extras in the order cattrs' path gives them.
+        extras = dict.fromkeys(keys).keys() - self._known
+        if extras:
+            entries = ", ".join(f"{key!r}: v{keys.index(key)}" for key in extras)
+            lines.append(f"    job.extras = {{{entries}}}")
+        lines.append("    return job")
+        source = "\n".join(lines)
+        exec(compile(source, "<hellotracks_async structure Job>", "exec"), namespace)
+        compiled: Callable[[Any], Job | None] = namespace["structure_job"]
+        return compiled
 
     def structure_slow(self, wire: Mapping[str, Any]) -> Job:
         """cattrs' generated structuring, plus the unknown keys into ``extras``."""
@@ -246,23 +250,32 @@ class _JobCodec:
 
     def structure(self, wire: Mapping[str, Any], _: type = Job) -> Job:
         """A wire dict to a :class:`Job` (the structure hook)."""
-        if type(wire) is not dict:
-            return self.structure_slow(wire)
-        plan = self._plan(tuple(wire))
-        if not plan.accepts(tuple(map(type, wire.values()))):
-            return self.structure_slow(wire)
-        fields: dict[Any, Any] = dict(zip(plan.attributes, wire.values(), strict=True))
-        try:
-            for key, attribute, hook in plan.hooked:
-                fields[attribute] = hook(wire[key])
-        except Exception:
-            return self.structure_slow(wire)  # raises the error cattrs raises
-        if plan.extras:
-            del fields[None]
-            job = Job(**fields)
-            job.extras = {key: wire[key] for key in plan.extras}
-            return job
-        return Job(**fields)
+        if type(wire) is dict:
+            compiled = self._compiled_for(tuple(wire))
+            if compiled is not None:
+                try:
+                    job = compiled(wire)
+                except Exception:
+                    job = None  # cattrs' path raises its own error
+                if job is not None:
+                    return job
+        return self.structure_slow(wire)
+
+    def _compiled_for(self, keys: tuple[Any, ...]) -> Callable[[Any], Job | None] | None:
+        """The compiled function for this key sequence, compiled the second time it is
+        seen (only plain string keys, a bounded number of sequences)."""
+        compiled = self._compiled.get(keys, _MISSING)
+        if compiled is None:
+            compiled = self._compiled[keys] = self._compile_structure(keys)
+        elif compiled is _MISSING:
+            if (
+                len(self._compiled) < _COMPILED_PLANS
+                and len(keys) <= 4 * len(self._kept)
+                and all(type(key) is str for key in keys)  # also: their repr is safe code
+            ):
+                self._compiled[keys] = None
+            return None
+        return compiled  # type: ignore[return-value]
 
     def _make_unstructure(self) -> Callable[[Job], dict[str, Any]]:
         """Generate the unstructure function: one ``is not None`` test per attribute,
@@ -308,15 +321,6 @@ def _install_job_update(conv: cattrs.Converter) -> None:
         return wire
 
     conv.register_unstructure_hook(JobUpdate, unstructure_update)
-
-
-def _none_or(hook: Callable[[Any, Any], Any], kind: Any) -> Callable[[Any], Any]:
-    """A one-argument structure hook for ``kind | None``."""
-
-    def structure(value: Any) -> Any:
-        return None if value is None else hook(value, kind)
-
-    return structure
 
 
 def _optional(kind: Callable[[Any], Any]) -> Callable[[Any, type], Any]:
