@@ -62,27 +62,23 @@ class Prepared:
         self, answers: Sequence[dict[str, Any] | None], *, requests: int, retries: int
     ) -> BatchOutcome:
         """The outcome from answer jobs paired with inputs (``None``: no answer for it)."""
-        indices: list[int] = []
-        jobs: list[Job] = []
-        missing: list[int] = []
-        for position, answer in enumerate(answers):
-            if answer is None:
-                missing.append(position)
-            else:
-                indices.append(self.indices[position])
-                jobs.append(converter.structure(answer, Job))
-        failures: tuple[BatchFailure, ...] = ()
-        if missing:
-            exc = APIError(f"the answer holds no job for {len(missing)} input(s) of {self.label}")
-            failures = (
-                BatchFailure(
-                    tuple(self.indices[i] for i in missing),
-                    tuple(self.inputs[i] for i in missing),
-                    exc,
-                    tuple(self.wire[i] for i in missing),
-                ),
-            )
-        return BatchOutcome(tuple(indices), tuple(jobs), failures, requests, retries)
+        structure = converter.get_structure_hook(Job)  # once, not a dispatch per job
+        missing = [position for position, answer in enumerate(answers) if answer is None]
+        if not missing:  # the usual case: one comprehension
+            jobs = tuple([structure(answer, Job) for answer in answers])
+            return BatchOutcome(self.indices, jobs, (), requests, retries)
+        indices = [self.indices[i] for i, answer in enumerate(answers) if answer is not None]
+        structured = [structure(answer, Job) for answer in answers if answer is not None]
+        exc = APIError(f"the answer holds no job for {len(missing)} input(s) of {self.label}")
+        failures = (
+            BatchFailure(
+                tuple(self.indices[i] for i in missing),
+                tuple(self.inputs[i] for i in missing),
+                exc,
+                tuple(self.wire[i] for i in missing),
+            ),
+        )
+        return BatchOutcome(tuple(indices), tuple(structured), failures, requests, retries)
 
 
 class Operation(Protocol):
@@ -168,17 +164,17 @@ class CreateJobs(_Halving):
         inputs: list[Any] = []
         wires: list[dict[str, Any]] = []
         rejected: list[BatchFailure] = []
+        unstructure = converter.get_unstructure_hook(Job)  # once, not a dispatch per job
+        prefix = self._key_prefix
         for index, item in zip(batch.indices, batch.items, strict=True):
             try:
                 validate_create(item, index)
             except ValidationError as exc:
                 rejected.append(_rejected(index, item, exc))
                 continue
-            wire: dict[str, Any] = (
-                converter.unstructure(item) if isinstance(item, Job) else dict(item)
-            )
-            if self._key_prefix is not None and not wire.get("uidSecondary"):
-                wire["uidSecondary"] = f"{self._key_prefix}{index}"
+            wire: dict[str, Any] = unstructure(item) if isinstance(item, Job) else dict(item)
+            if prefix is not None and not wire.get("uidSecondary"):
+                wire["uidSecondary"] = f"{prefix}{index}"
             indices.append(index)
             inputs.append(item)
             wires.append(wire)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Mapping, Sequence
+from itertools import repeat
 from typing import Any
 
 import orjson
@@ -97,6 +98,13 @@ def parse_answer(
         ...
         hellotracks_async.errors.RateLimitError: rate limited | HTTP 429
     """
+    if http_status == 200:  # the usual case: decode once, no excerpt needed
+        try:
+            answer = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            answer = None
+        if type(answer) is dict and answer.get("status") == 0:
+            return answer
     excerpt = _excerpt(body, redact)
     if http_status == 429:
         retry_after = parse_retry_after(headers.get("Retry-After"))
@@ -134,7 +142,7 @@ def answer_jobs(answer: Mapping[str, Any]) -> list[dict[str, Any]]:
         [{'id': 'a'}]
     """
     jobs = answer.get("jobs")
-    if not isinstance(jobs, list) or not all(isinstance(job, dict) for job in jobs):
+    if not isinstance(jobs, list) or not all(map(isinstance, jobs, repeat(dict))):
         raise APIError("answer has no list of jobs", api_status=0, body=repr(answer)[:200])
     return jobs
 
