@@ -1,0 +1,163 @@
+"""FakeHellotracks (no faults) in a child process, so that it never shares the client's CPU.
+
+Run as ``python -m benchmarks._server``: it starts the fake on a free port, prints one
+JSON line ``{"base_url": ..., "api_key": ...}`` and serves until its stdin closes or it
+gets SIGTERM/SIGINT. :class:`ServerProcess` does that from the parent and also reads
+the child's CPU time, so the server's share can be shown next to the client's.
+
+``--reset-every N`` forgets every stored job after each ``N`` createjobs requests: the
+fake keeps every job it creates, and a store of a million jobs would make the server
+(its garbage collector in particular) the bottleneck of a long run. Uniquely keyed
+creates do not depend on earlier jobs, so the answers are the same.
+
+Example::
+
+    with ServerProcess() as server:
+        print(server.base_url, server.api_key, server.cpu_seconds())
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Final
+
+__all__ = ["ServerProcess"]
+
+_ROOT: Final = Path(__file__).resolve().parents[1]
+_TICKS: Final = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+class ServerProcess:
+    """Runs ``python -m benchmarks._server`` and stops it on exit.
+
+    ``reset_every``: see the module doc (``0`` keeps every job).
+    """
+
+    def __init__(self, *, reset_every: int = 0) -> None:
+        self.reset_every = reset_every
+        self.base_url = ""
+        self.api_key = ""
+        self._process: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> ServerProcess:
+        command = [sys.executable, "-m", "benchmarks._server"]
+        if self.reset_every:
+            command += ["--reset-every", str(self.reset_every)]
+        process = subprocess.Popen(
+            command, cwd=_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        self._process = process
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line:
+            self._stop()
+            raise RuntimeError("the FakeHellotracks process exited before it was ready")
+        hello = json.loads(line)
+        self.base_url, self.api_key = hello["base_url"], hello["api_key"]
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop()
+
+    @property
+    def pid(self) -> int:
+        """The server's process id."""
+        if self._process is None:
+            raise RuntimeError("the server is not running")
+        return self._process.pid
+
+    def cpu_seconds(self) -> float:
+        """The server process's CPU time so far (user + system), or NaN off Linux."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+
+    def peak_rss_mib(self) -> float:
+        """The server process's peak resident set size so far (VmHWM), or NaN off Linux."""
+        try:
+            status = Path(f"/proc/{self.pid}/status").read_text()
+        except OSError:
+            return float("nan")
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+        return float("nan")
+
+    def _stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.stdin is not None:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.terminate()
+            process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+async def _reset_periodically(fake: object, every: int) -> None:
+    from hellotracks_async.testing import FakeHellotracks
+
+    assert isinstance(fake, FakeHellotracks)
+    while True:
+        await asyncio.sleep(0.05)
+        if fake.requests["createjobs"] >= every:
+            fake.reset()
+
+
+def _wait_for_eof(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    sys.stdin.read()
+    with contextlib.suppress(RuntimeError):  # the loop is already closed
+        loop.call_soon_threadsafe(stop.set)
+
+
+async def _serve(reset_every: int) -> None:
+    from hellotracks_async.testing import FakeHellotracks
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with FakeHellotracks() as fake:
+        print(json.dumps({"base_url": fake.base_url, "api_key": fake.api_key}), flush=True)
+        # The parent closing our stdin (or dying) stops the server too.
+        threading.Thread(target=_wait_for_eof, args=(loop, stop), daemon=True).start()
+        resetter = (
+            asyncio.create_task(_reset_periodically(fake, reset_every)) if reset_every else None
+        )
+        await stop.wait()
+        if resetter is not None:
+            resetter.cancel()
+
+
+def main() -> None:
+    """Entry point of ``python -m benchmarks._server``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reset-every", type=int, default=0, metavar="N")
+    args = parser.parse_args()
+    asyncio.run(_serve(args.reset_every))
+
+
+if __name__ == "__main__":
+    main()
