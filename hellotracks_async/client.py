@@ -41,7 +41,7 @@ from .operations import CreateJobs, EditJobs, Operation, Prepared
 from .results import BatchOutcome, BulkResult, Progress, ResultAssembler, Tally
 from .retrying import RetryPolicy, blames_input
 from .sansio import parse_answer
-from .validation import validate_create, validate_edit
+from .validation import validate_create, validate_edit_pair
 
 __all__ = ["DEFAULT_BASE_URL", "HellotracksClient", "JobsInput", "UpdatesInput"]
 
@@ -384,7 +384,9 @@ class HellotracksClient:
             result = await client.create_jobs([Job(destination_name="Acme")])
             print(result.jobs[0].id)
         """
-        if isinstance(jobs, (list, tuple)):
+        validated = False
+        if isinstance(jobs, (list, tuple)):  # then prepare() need not check each job again
+            validated = True
             for index, job in enumerate(jobs):
                 validate_create(job, index)
         operation = CreateJobs(
@@ -392,6 +394,7 @@ class HellotracksClient:
             send_route_change=send_route_change,
             is_template=is_template,
             idempotency=idempotency,
+            validated=validated,
         )
         return await self._collect(operation, jobs, progress, raise_on_error)
 
@@ -415,10 +418,14 @@ class HellotracksClient:
             await client.edit_jobs({"64d88ed519c0ae41096aa4b4": JobUpdate(worker="a@b.c")})
         """
         pairs = _pairs(updates)
-        if isinstance(pairs, (list, tuple)):
-            for index, (job_id, update) in enumerate(pairs):
-                validate_edit(job_id, update, index)
-        operation = EditJobs(notify=notify, send_route_change=send_route_change)
+        validated = False
+        if isinstance(pairs, (list, tuple)):  # then prepare() need not check each again
+            validated = True
+            for index, pair in enumerate(pairs):
+                validate_edit_pair(pair, index)
+        operation = EditJobs(
+            notify=notify, send_route_change=send_route_change, validated=validated
+        )
         return await self._collect(operation, pairs, progress, raise_on_error)
 
     async def stream_create_jobs(

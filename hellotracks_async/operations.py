@@ -30,7 +30,7 @@ from .errors import APIError, ValidationError
 from .models import Job, JobUpdate
 from .results import BatchFailure, BatchOutcome
 from .sansio import answer_jobs, encode_body, match_created, match_edited
-from .validation import validate_create, validate_edit
+from .validation import validate_create, validate_edit_pair
 
 __all__ = ["IDEMPOTENCY_PREFIX", "CreateJobs", "EditJobs", "Operation", "Prepared"]
 
@@ -147,7 +147,9 @@ class CreateJobs(_Halving):
         send_route_change: bool = False,
         is_template: bool = False,
         idempotency: bool = True,
+        validated: bool = False,
     ) -> None:
+        self._validated = validated
         flags = {
             "sendRouteChange": send_route_change,
             "autoassign": autoassign,
@@ -168,7 +170,8 @@ class CreateJobs(_Halving):
         prefix = self._key_prefix
         for index, item in zip(batch.indices, batch.items, strict=True):
             try:
-                validate_create(item, index)
+                if not self._validated:
+                    validate_create(item, index)
             except ValidationError as exc:
                 rejected.append(_rejected(index, item, exc))
                 continue
@@ -211,7 +214,10 @@ class EditJobs(_Halving):
 
     endpoint: Final = "editjobs"
 
-    def __init__(self, *, notify: bool = True, send_route_change: bool = False) -> None:
+    def __init__(
+        self, *, notify: bool = True, send_route_change: bool = False, validated: bool = False
+    ) -> None:
+        self._validated = validated
         self._flags: dict[str, bool] = {"notify": notify}
         if send_route_change:
             self._flags["sendRouteChange"] = True
@@ -226,10 +232,7 @@ class EditJobs(_Halving):
         rejected: list[BatchFailure] = []
         for index, item in zip(batch.indices, batch.items, strict=True):
             try:
-                if not isinstance(item, tuple) or len(item) != 2:
-                    raise ValidationError(index, "update", item, "must be a (job_id, update) pair")
-                job_id, update = item
-                validate_edit(job_id, update, index)
+                job_id, update = item if self._validated else validate_edit_pair(item, index)
             except ValidationError as exc:
                 rejected.append(_rejected(index, item, exc))
                 continue

@@ -25,7 +25,7 @@ from .converter import to_wire_name
 from .errors import ValidationError
 from .models import UNSET, CustomField, Job, JobType, JobUpdate
 
-__all__ = ["validate_create", "validate_edit"]
+__all__ = ["validate_create", "validate_edit", "validate_edit_pair"]
 
 _Check = Callable[[Any], "str | None"]
 
@@ -233,3 +233,18 @@ def validate_edit(job_id: Any, update: JobUpdate | Mapping[str, Any], index: int
         _check_fields(update, index)
     else:
         checker(update, index)
+
+
+def validate_edit_pair(item: Any, index: int) -> tuple[str, JobUpdate | Mapping[str, Any]]:
+    """Check one ``(job_id, update)`` input, its shape included; return it unpacked.
+
+    Example::
+
+        >>> validate_edit_pair(("abc", JobUpdate(priority=3)), index=0)[0]
+        'abc'
+    """
+    if not isinstance(item, tuple) or len(item) != 2:
+        raise ValidationError(index, "update", item, "must be a (job_id, update) pair")
+    job_id, update = item
+    validate_edit(job_id, update, index)
+    return job_id, update

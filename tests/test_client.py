@@ -475,3 +475,12 @@ async def test_retries_are_bounded_by_total_time_too(mocked: aioresponses) -> No
     async with _client(max_retries=50, retry_deadline=0.1, backoff=0.2, max_backoff=1) as client:
         result = await client.create_jobs([Job(destination_name="a")], raise_on_error=False)
     assert (result.requests, result.failed) == (1, 1)
+
+
+async def test_a_list_of_updates_with_a_non_pair_is_a_validation_error(
+    mocked: aioresponses,
+) -> None:
+    async with _client() as client:
+        with pytest.raises(ValidationError, match=r"job #1: update='just-an-id'"):
+            await client.edit_jobs([("a", JobUpdate(priority=1)), "just-an-id"])  # type: ignore[list-item]
+    assert mocked.requests == {}
