@@ -126,6 +126,40 @@ def _memo(hook: Callable[[Any, Any], Any], kind: Any) -> Callable[[Any], Any]:
     return structure
 
 
+#: The class of ``attrs.Factory(...)`` defaults (typed as a function in attrs' stubs).
+_FACTORY: Final[type[Any]] = type(attrs.Factory(dict))
+
+
+def _builds_plainly(cls: type) -> bool:
+    """Whether ``cls(**kwargs)`` only stores each argument, or its default, in a slot.
+
+    Then ``cls.__new__(cls)`` plus one slot store per attribute gives an identical object
+    for a fraction of the cost: CPython matches each keyword of a call against the list
+    of parameter names, which for ``Job``'s 62 keyword-only parameters costs more than
+    all the rest of structuring a full job. Anything that makes ``__init__`` do more
+    (a validator, converter, ``__attrs_post_init__``, ``on_setattr`` hook, a factory
+    taking ``self``, a frozen class) turns the shortcut off.
+    """
+    if not (
+        attrs.has(cls)
+        and "__slots__" in vars(cls)
+        and cls.__new__ is object.__new__
+        and cls.__setattr__ is object.__setattr__
+        and not hasattr(cls, "__attrs_pre_init__")
+        and not hasattr(cls, "__attrs_post_init__")
+    ):
+        return False
+    return all(
+        field.init
+        and field.default is not attrs.NOTHING  # else Job(...) raises when it is missing
+        and field.validator is None
+        and field.converter is None
+        and field.on_setattr is None
+        and not (isinstance(field.default, _FACTORY) and field.default.takes_self)
+        for field in attrs.fields(cls)
+    )
+
+
 def _structure_custom_fields(value: Any) -> list[CustomField] | None:
     """cattrs' hook for ``list[CustomField] | None`` (``str()`` of ``key`` and ``val``,
     other keys ignored), as one comprehension instead of two calls per item."""
@@ -148,9 +182,11 @@ class _JobCodec:
     function is compiled for it: it unpacks ``wire.values()`` at once, checks in one
     expression that every such value already has its exact type (or is ``None``), calls
     hooks only for the fields that convert (``day``, ``type``, timestamps, memoized;
-    ``customFields``) and calls ``Job(...)`` with keywords. Unstructuring is generated
-    code too: one ``is not None`` test per attribute, a hook only where a field
-    converts. Anything unusual (a value to coerce, a hook that raises, a key sequence
+    ``customFields``) and builds the ``Job`` with one slot store per attribute (what
+    ``Job(...)`` would do, without matching 62 keywords; ``Job(...)`` with keywords if
+    that ever stops being equivalent, see :func:`_builds_plainly`). Unstructuring is
+    generated code too: one ``is not None`` test per attribute, a hook only where a
+    field converts. Anything unusual (a value to coerce, a hook that raises, a key sequence
     seen once, a non-dict mapping) goes through the cattrs generated functions, so
     results and errors are exactly theirs.
     """
@@ -188,6 +224,8 @@ class _JobCodec:
                 unstructure = conv.get_unstructure_hook(kind)
             self._structure_hooks[wire] = structure
             self._unstructure_hooks[wire] = unstructure
+        #: Whether the compiled code may build a Job without calling ``Job(...)``.
+        self._plain = _builds_plainly(Job)
         #: Compiled structure functions by key sequence; ``None``: seen once so far.
         self._compiled: dict[tuple[Any, ...], Callable[[Any], Job | None] | None] = {}
         #: A :class:`Job` to its wire dict (the unstructure hook); ``None`` left out.
@@ -199,9 +237,10 @@ class _JobCodec:
         It returns ``None`` when a value would need coercing; a hook that raises
         propagates (the caller then takes cattrs' path for the error).
         """
-        namespace: dict[str, Any] = {"Job": Job}
+        namespace: dict[str, Any] = {"Job": Job, "new": Job.__new__}
         checks: list[str] = []
-        arguments: list[str] = []
+        #: The expression of each attribute present in ``keys``.
+        values: dict[str, str] = {}
         for number, key in enumerate(keys):
             value = f"v{number}"
             attribute = self._attribute_of.get(key)
@@ -211,22 +250,42 @@ class _JobCodec:
             if hook is None:
                 namespace[f"kind{number}"] = self._kept[key]
                 checks.append(f"(type({value}) is kind{number} or {value} is None)")
-                arguments.append(f"{attribute}={value}")
+                values[attribute] = value
             else:
                 namespace[f"hook{number}"] = hook
-                arguments.append(f"{attribute}=hook{number}({value})")
+                values[attribute] = f"hook{number}({value})"
         unpack = "".join(f"v{number}, " for number in range(len(keys)))
         lines = ["def structure_job(wire):"]
         if keys:
             lines.append(f"    ({unpack}) = wire.values()")
         if checks:
             lines += [f"    if not ({' and '.join(checks)}):", "        return None"]
-        lines.append(f"    job = Job({', '.join(arguments)})")
         # The unknown keys go to extras in the order cattrs' path gives them.
-        extras = dict.fromkeys(keys).keys() - self._known
-        if extras:
-            entries = ", ".join(f"{key!r}: v{keys.index(key)}" for key in extras)
-            lines.append(f"    job.extras = {{{entries}}}")
+        unknown = dict.fromkeys(keys).keys() - self._known
+        extras = "{" + ", ".join(f"{key!r}: v{keys.index(key)}" for key in unknown) + "}"
+        if self._plain:
+            # What Job(...) would do, minus matching 62 keywords: every slot gets its
+            # value or its default (``extras`` a fresh dict).
+            lines.append("    job = new(Job)")
+            for field in attrs.fields(Job):
+                if field.name in values:
+                    value = values[field.name]
+                elif field.name == "extras" and unknown:
+                    value = extras
+                elif isinstance(field.default, _FACTORY):
+                    namespace[f"default_{field.name}"] = field.default.factory
+                    value = f"default_{field.name}()"
+                elif field.default is None:
+                    value = "None"
+                else:
+                    namespace[f"default_{field.name}"] = field.default
+                    value = f"default_{field.name}"
+                lines.append(f"    job.{field.name} = {value}")
+        else:
+            arguments = ", ".join(f"{name}={value}" for name, value in values.items())
+            lines.append(f"    job = Job({arguments})")
+            if unknown:
+                lines.append(f"    job.extras = {extras}")
         lines.append("    return job")
         source = "\n".join(lines)
         exec(compile(source, "<hellotracks_async structure Job>", "exec"), namespace)

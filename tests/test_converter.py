@@ -8,11 +8,13 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from hellotracks_async import UNSET, CustomField, Job, JobType, JobUpdate
+from hellotracks_async import converter as module
 from hellotracks_async.converter import converter, to_wire_name
 
 DOCS = Path(__file__).parents[2] / "shared" / "api-docs" / "createjobs.txt"
@@ -175,14 +177,96 @@ def test_wire_timestamps_round_trip(wire: dict[str, int]) -> None:
     assert converter.unstructure(converter.structure(wire, Job)) == wire
 
 
+# -- the compiled fast path --------------------------------------------------------------
+
+
+def _codec() -> module._JobCodec:
+    """A fresh codec: nothing compiled yet, empty memos."""
+    return module._JobCodec(module._make_converter())
+
+
+def _compiled(codec: module._JobCodec, wire: dict[str, Any]) -> Job:
+    """``wire`` structured by the function compiled for its keys (which must accept it)."""
+    codec.structure(wire)  # the first time a key sequence is seen: cattrs' path
+    function = codec._compiled_for(tuple(wire))
+    assert function is not None
+    job = function(wire)
+    assert job is not None
+    return job
+
+
+@pytest.mark.parametrize("plain", [True, False])
+def test_compiled_structure_of_every_field_agrees(
+    seed_job: dict[str, Any], plain: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ways of building the Job: slot stores (``plain``) and ``Job(...)``."""
+    monkeypatch.setattr(module, "_builds_plainly", lambda cls: plain)
+    codec = _codec()
+    assert codec._plain is plain
+    for wire in (seed_job, {**seed_job, "newKey": [1], "tsRejected": 5}, {}, {"day": 0}):
+        assert _compiled(codec, wire) == codec.structure_slow(wire)
+
+
+def test_job_is_built_plainly() -> None:
+    """The fast path builds a Job without ``Job(...)`` only while that is equivalent."""
+    assert module._builds_plainly(Job)
+    assert _codec()._plain
+
+    @attrs.define(kw_only=True)
+    class Plain:
+        a: int | None = None
+        b: dict[str, Any] = attrs.field(factory=dict)
+
+    @attrs.define(kw_only=True)
+    class PostInit:
+        a: int | None = None
+
+        def __attrs_post_init__(self) -> None:
+            pass
+
+    @attrs.define(kw_only=True)
+    class Validated:
+        a: int | None = attrs.field(default=None, validator=attrs.validators.instance_of(int))
+
+    @attrs.define(kw_only=True)
+    class Converted:
+        a: int | None = attrs.field(default=None, converter=int)
+
+    @attrs.define(kw_only=True)
+    class Required:
+        a: int
+
+    @attrs.define(kw_only=True)
+    class FactoryTakingSelf:
+        a: int = attrs.field(default=attrs.Factory(lambda self: 1, takes_self=True))
+
+    @attrs.frozen(kw_only=True)
+    class Frozen:
+        a: int | None = None
+
+    @attrs.define(kw_only=True, slots=False)
+    class NoSlots:
+        a: int | None = None
+
+    assert module._builds_plainly(Plain)
+    for cls in (PostInit, Validated, Converted, Required, FactoryTakingSelf, Frozen, NoSlots):
+        assert not module._builds_plainly(cls), cls
+
+
+def test_compiled_jobs_get_their_own_extras(seed_job: dict[str, Any]) -> None:
+    codec = _codec()
+    first, second = _compiled(codec, seed_job), _compiled(codec, seed_job)
+    assert first == second == Job(**attrs.asdict(first, recurse=False))
+    first.extras["mine"] = 1
+    assert second.extras == {}
+    assert first.extras is not second.extras
+
 
 
 @given(_jobs)
 def test_fast_path_agrees_with_plain_cattrs(job: Job) -> None:
     """The compiled fast path must give what cattrs' generated functions give."""
-    from hellotracks_async import converter as module
-
-    codec = module._JobCodec(module._make_converter())
+    codec = _codec()
     wire = converter.unstructure(job)
     for _ in range(2):  # the second time a key set is seen, the compiled function runs
         assert codec.structure(wire) == codec.structure_slow(wire)
