@@ -26,7 +26,6 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 import aiohttp
-import attrs
 
 from .batching import batches
 from .errors import (
@@ -225,22 +224,45 @@ class HellotracksClient:
             raise TransportError(f"{type(exc).__name__}: {exc}", maybe_sent=True) from None
 
     async def _attempts(self, operation: Operation, prepared: Prepared) -> BatchOutcome:
-        """Send one prepared request with retries; failures come back in the outcome."""
-        requests = 0
+        """Send one prepared request with retries; failures come back in the outcome.
+
+        The first attempt is made directly: most requests succeed at once, and building
+        a tenacity loop costs more than the rest of the request's own Python. Only after
+        a retryable failure does tenacity take over, the failure replayed as its first
+        attempt, so the policy (stop, wait, logs) sees exactly what happened.
+        """
+        started = time.monotonic()
+        try:
+            answer = await self._post(operation.endpoint, prepared.body, prepared.label)
+            return operation.outcome(prepared, answer, requests=1, retries=0)
+        except Exception as exc:
+            if not self._retry.is_retryable(exc, idempotent=prepared.idempotent):
+                return self._failed(prepared, exc, requests=1)
+            first: Exception | None = exc
+        requests = 1
         try:
             async for attempt in self._retry.retrying(
-                idempotent=prepared.idempotent, label=prepared.label
+                idempotent=prepared.idempotent,
+                label=prepared.label,
+                spent=time.monotonic() - started,
             ):
                 with attempt:
+                    if first is not None:
+                        replayed, first = first, None
+                        raise replayed
                     requests += 1
                     answer = await self._post(operation.endpoint, prepared.body, prepared.label)
                     return operation.outcome(
                         prepared, answer, requests=requests, retries=requests - 1
                     )
         except Exception as exc:
-            logger.warning("%s failed after %d attempt(s): %s", prepared.label, requests, exc)
-            return prepared.failed(exc, requests=requests, retries=max(0, requests - 1))
+            return self._failed(prepared, exc, requests=requests)
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    @staticmethod
+    def _failed(prepared: Prepared, exc: Exception, *, requests: int) -> BatchOutcome:
+        logger.warning("%s failed after %d attempt(s): %s", prepared.label, requests, exc)
+        return prepared.failed(exc, requests=requests, retries=requests - 1)
 
     async def _send(self, operation: Operation, prepared: Prepared) -> BatchOutcome:
         """Send one batch; never raises but for cancellation.
@@ -267,8 +289,8 @@ class HellotracksClient:
                 logger.info("%s refused; sending it in halves to find the job", part.label)
                 continue
             done.append(outcome)
-        if len(done) == 1:
-            return attrs.evolve(done[0], requests=requests, retries=retries)
+        if len(done) == 1:  # never split: its own counts are the batch's
+            return done[0]
         return BatchOutcome(
             indices=tuple(i for outcome in done for i in outcome.indices),
             jobs=tuple(job for outcome in done for job in outcome.jobs),

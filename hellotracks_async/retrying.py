@@ -83,8 +83,14 @@ class RetryPolicy:
             return exc.retry_after
         return float(min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
 
-    def retrying(self, *, idempotent: bool, label: str) -> tenacity.AsyncRetrying:
-        """A tenacity loop for one request; ``label`` names it in the INFO retry logs."""
+    def retrying(
+        self, *, idempotent: bool, label: str, spent: float = 0.0
+    ) -> tenacity.AsyncRetrying:
+        """A tenacity loop for one request; ``label`` names it in the INFO retry logs.
+
+        ``spent``: seconds the request has already used before the loop starts (a first
+        attempt made outside it), taken off the deadline.
+        """
         jitter = tenacity.wait_random(0, self.backoff)
 
         def wait(state: tenacity.RetryCallState) -> float:
@@ -108,7 +114,7 @@ class RetryPolicy:
         return tenacity.AsyncRetrying(
             stop=(
                 tenacity.stop_after_attempt(self.max_retries + 1)
-                | tenacity.stop_before_delay(self.deadline)
+                | tenacity.stop_before_delay(self.deadline - spent)
             ),
             wait=wait,
             retry=tenacity.retry_if_exception(

@@ -477,6 +477,18 @@ async def test_retries_are_bounded_by_total_time_too(mocked: aioresponses) -> No
     assert (result.requests, result.failed) == (1, 1)
 
 
+async def test_the_deadline_counts_the_first_attempt(mocked: aioresponses) -> None:
+    async def slow_failure(url: Any, **kwargs: Any) -> CallbackResult:
+        await asyncio.sleep(0.3)
+        return CallbackResult(status=503)
+
+    mocked.post(CREATE, callback=slow_failure, repeat=True)
+    # no pause between attempts, but the first attempt alone outlasts the 0.2 s deadline
+    async with _client(max_retries=5, retry_deadline=0.2) as client:
+        result = await client.create_jobs([Job(destination_name="a")], raise_on_error=False)
+    assert (result.requests, result.retries, result.failed) == (1, 0, 1)
+
+
 async def test_a_list_of_updates_with_a_non_pair_is_a_validation_error(
     mocked: aioresponses,
 ) -> None:
