@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final, Protocol
 
 import attrs
+import orjson
 
 from .batching import Batch
 from .converter import converter
@@ -40,18 +41,38 @@ IDEMPOTENCY_PREFIX: Final = "hta-"
 
 @attrs.frozen
 class Prepared:
-    """One batch ready to send: the valid inputs, their wire form and the request body.
+    """One batch ready to send: the valid inputs, what their answers are matched by, and
+    the request body.
 
-    ``idempotent`` says whether sending it twice is harmless (every job to create has a
-    ``uidSecondary``; edits always are).
+    ``keys`` are what each input's answer job is found by: the ``uidSecondary`` of a job
+    to create (``None`` if it has none), the job id of an edit. ``idempotent`` says
+    whether sending it twice is harmless (every job to create has a ``uidSecondary``;
+    edits always are).
     """
 
     indices: tuple[int, ...]
     inputs: tuple[Any, ...]
-    wire: tuple[Any, ...]
+    keys: tuple[Any, ...]
     body: bytes
     idempotent: bool
     label: str
+    #: Each input's wire form, when the body cannot give it back (merged edits);
+    #: ``None``: decoded from the body when asked for.
+    _wire: tuple[Any, ...] | None = None
+
+    @property
+    def wire(self) -> tuple[Any, ...]:
+        """Each input's wire form, as sent.
+
+        A create's wire dicts are not kept while the request is in flight: they are
+        decoded from the body again when needed (a failure, a split), which is rare.
+        Keeping a few hundred large dicts alive across each request made the garbage
+        collector traverse them over and over.
+        """
+        if self._wire is not None:
+            return self._wire
+        jobs: list[Any] = orjson.loads(self.body)["data"]["jobs"]
+        return tuple(jobs)
 
     def failed(self, exc: BaseException, *, requests: int, retries: int) -> BatchOutcome:
         """The outcome when the whole request failed with ``exc``."""
@@ -70,12 +91,13 @@ class Prepared:
         indices = [self.indices[i] for i, answer in enumerate(answers) if answer is not None]
         structured = [structure(answer, Job) for answer in answers if answer is not None]
         exc = APIError(f"the answer holds no job for {len(missing)} input(s) of {self.label}")
+        wire = self.wire
         failures = (
             BatchFailure(
                 tuple(self.indices[i] for i in missing),
                 tuple(self.inputs[i] for i in missing),
                 exc,
-                tuple(self.wire[i] for i in missing),
+                tuple(wire[i] for i in missing),
             ),
         )
         return BatchOutcome(tuple(indices), tuple(structured), failures, requests, retries)
@@ -188,12 +210,13 @@ class CreateJobs(_Halving):
     def _prepared(
         self, indices: tuple[int, ...], inputs: tuple[Any, ...], wires: tuple[Any, ...]
     ) -> Prepared:
+        keys = tuple([wire.get("uidSecondary") or None for wire in wires])
         return Prepared(
             indices=indices,
             inputs=inputs,
-            wire=wires,
+            keys=keys,
             body=encode_body({"jobs": wires, **self._flags}),
-            idempotent=all(wire.get("uidSecondary") for wire in wires),
+            idempotent=None not in keys,
             label=_label(self.endpoint, indices),
         )
 
@@ -201,7 +224,7 @@ class CreateJobs(_Halving):
         self, prepared: Prepared, answer: Mapping[str, Any], *, requests: int = 1, retries: int = 0
     ) -> BatchOutcome:
         """Match the answer's jobs to the inputs by ``uidSecondary``."""
-        answers = match_created(prepared.wire, answer_jobs(answer))
+        answers = match_created(prepared.keys, answer_jobs(answer))
         return prepared.matched(answers, requests=requests, retries=retries)
 
 
@@ -255,15 +278,16 @@ class EditJobs(_Halving):
         return Prepared(
             indices=indices,
             inputs=inputs,
-            wire=wires,
+            keys=tuple([job_id for job_id, _ in wires]),
             body=encode_body({"jobs": body_jobs, **self._flags}),
             idempotent=True,
             label=_label(self.endpoint, indices),
+            wire=wires,  # merged in the body: keep each update as given
         )
 
     def outcome(
         self, prepared: Prepared, answer: Mapping[str, Any], *, requests: int = 1, retries: int = 0
     ) -> BatchOutcome:
         """Match the answer's jobs to the inputs by job id."""
-        answers = match_edited([job_id for job_id, _ in prepared.wire], answer_jobs(answer))
+        answers = match_edited(prepared.keys, answer_jobs(answer))
         return prepared.matched(answers, requests=requests, retries=retries)

@@ -148,26 +148,26 @@ def answer_jobs(answer: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def match_created(
-    sent: Sequence[Mapping[str, Any]], answered: Sequence[dict[str, Any]]
+    keys: Sequence[str | None], answered: Sequence[dict[str, Any]]
 ) -> list[dict[str, Any] | None]:
-    """Pair each sent job with its answer job; ``None`` where the answer has none.
+    """Pair each sent job, given by its ``uidSecondary`` (``None``: it had none), with
+    its answer job; ``None`` where the answer has none.
 
-    Sent jobs with a ``uidSecondary`` are matched by it (the docs do not promise that
-    answers come in request order). Sent jobs without one take the answers no key
-    claimed, in order, and only if the counts agree.
+    Keyed jobs are matched by key (the docs do not promise that answers come in request
+    order). Unkeyed jobs take the answers no key claimed, in order, and only if the
+    counts agree.
 
     Example::
 
-        >>> match_created([{"uidSecondary": "a"}, {"uidSecondary": "b"}],
+        >>> match_created(["a", "b"],
         ...               [{"id": "2", "uidSecondary": "b"}, {"id": "1", "uidSecondary": "a"}])
         [{'id': '1', 'uidSecondary': 'a'}, {'id': '2', 'uidSecondary': 'b'}]
     """
     by_key = {job["uidSecondary"]: job for job in answered if job.get("uidSecondary")}
-    keys = [job.get("uidSecondary") or None for job in sent]
     matched: list[dict[str, Any] | None] = [by_key.get(key) if key else None for key in keys]
-    unkeyed = [i for i, key in enumerate(keys) if key is None]
+    unkeyed = [i for i, key in enumerate(keys) if not key]
     if unkeyed:
-        claimed = {key for key in keys if key is not None}
+        claimed = {key for key in keys if key}
         rest = [job for job in answered if job.get("uidSecondary") not in claimed]
         if len(rest) == len(unkeyed):
             for i, job in zip(unkeyed, rest, strict=True):

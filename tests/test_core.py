@@ -149,18 +149,16 @@ def test_answer_without_jobs_list_is_an_error() -> None:
 
 
 def test_created_jobs_matched_by_key_not_position() -> None:
-    sent = [{"uidSecondary": "a"}, {"uidSecondary": "b"}, {"uidSecondary": "c"}]
     answered = [{"id": "3", "uidSecondary": "c"}, {"id": "1", "uidSecondary": "a"}]
-    matched = match_created(sent, answered)
+    matched = match_created(["a", "b", "c"], answered)
     assert [m and m["id"] for m in matched] == ["1", None, "3"]
 
 
 def test_unkeyed_jobs_fall_back_to_position() -> None:
-    sent = [{"uidSecondary": "k"}, {}, {}]
     answered = [{"id": "x"}, {"id": "k1", "uidSecondary": "k"}, {"id": "y"}]
-    assert [m and m["id"] for m in match_created(sent, answered)] == ["k1", "x", "y"]
+    assert [m and m["id"] for m in match_created(["k", None, ""], answered)] == ["k1", "x", "y"]
     # counts disagree: no guessing
-    assert match_created([{}, {}], [{"id": "x"}]) == [None, None]
+    assert match_created([None, None], [{"id": "x"}]) == [None, None]
 
 
 def test_edited_jobs_matched_by_id_and_template_id() -> None:
@@ -234,6 +232,17 @@ def test_create_assigns_one_key_per_job_and_keeps_given_ones() -> None:
     assert prepared.idempotent is True
     assert prepared.inputs[0] == Job(destination_name="a")  # the original, without the key
     assert prepared.wire[0]["uidSecondary"] == generated  # the sent form, with it
+
+
+def test_a_prepared_create_keeps_keys_and_gives_back_the_wire_it_sent() -> None:
+    prepared, _ = CreateJobs().prepare(Batch(0, [Job(destination_name="a"), {"uidSecondary": "k"}]))
+    assert prepared is not None
+    sent = json.loads(prepared.body)["data"]["jobs"]
+    assert prepared.keys == (sent[0]["uidSecondary"], "k")
+    assert prepared.wire == tuple(sent)
+    unkeyed, _ = CreateJobs(idempotency=False).prepare(Batch(0, [Job(destination_name="a")]))
+    assert unkeyed is not None
+    assert (unkeyed.keys, unkeyed.idempotent) == ((None,), False)
 
 
 def test_create_sets_invalid_jobs_aside() -> None:
