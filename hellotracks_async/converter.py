@@ -25,7 +25,7 @@ from __future__ import annotations
 import typing
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Final, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 import attrs
 import cattrs
@@ -92,7 +92,7 @@ def _wire_renames(cls: type) -> dict[str, str]:
     return {a.name: to_wire_name(a.name) for a in attrs.fields(cls) if a.name != "extras"}
 
 
-#: How many distinct values each memo of a conversion (day, timestamp) keeps.
+#: How many distinct values each memo of a conversion (``day``, ``type``) keeps.
 _MEMO_SIZE: Final = 4096
 _MISSING: Final = object()
 #: How many distinct key sequences get a compiled structure function (never evicted:
@@ -100,30 +100,44 @@ _MISSING: Final = object()
 _COMPILED_PLANS: Final = 256
 
 
-def _memo(hook: Callable[[Any, Any], Any], kind: Any) -> Callable[[Any], Any]:
-    """The structure hook of ``kind | None`` with a bounded memo of integer values.
+class _Memo(NamedTuple):
+    """A structure hook of ``kind | None`` that remembers what integer values gave.
 
     For pure conversions of answer values to immutable ones (``date``, ``datetime``,
-    ``JobType``), where values repeat a lot: every job of one answer has the same
-    ``tsCreated`` and ``tsSaved``, most share a ``day``. Only ``int`` values are
-    memoized (what JSON gives), so a value of another type equal to an ``int`` still gets
-    its own conversion; values the hook refuses are never memoized.
+    ``JobType``). The compiled structure functions inline all of it (a call of a Python
+    function per converted field costs more than a dict lookup); see
+    :meth:`_JobCodec._memoized` for the code. Only exact ``int`` values are memoized
+    (what JSON gives): a value of another type that equals an ``int`` (``True``,
+    ``20261123.0``, ``Decimal``) need not convert as that ``int`` does (``Decimal`` and
+    ``complex`` are refused by some hooks), so it always gets its own conversion. A value
+    the hook refuses is never remembered.
+
+    Two ways to remember, depending on how values repeat:
+
+    - ``values`` (``last_only=False``): up to :data:`_MEMO_SIZE` values, for fields
+      with few distinct values: ``type``, and ``day``, which most jobs of an answer
+      share.
+    - ``last`` (``last_only=True``): only the last ``(int, result)``, for timestamps:
+      most are each job's own, except in runs (the jobs of one ``createjobs`` answer
+      share ``tsCreated`` and ``tsSaved``). A big memo there mostly misses, and a miss
+      (store, growth, clearing, cache misses on a table of thousands) cost more than
+      the hits saved: 1.6 us of a full job with 9 distinct timestamps.
     """
-    memo: dict[int, Any] = {}
-    lookup = memo.get
 
-    def structure(value: Any) -> Any:
-        if type(value) is not int:
-            return None if value is None else hook(value, kind)
-        result = lookup(value, _MISSING)
-        if result is _MISSING:
-            result = hook(value, kind)
-            if len(memo) >= _MEMO_SIZE:
-                memo.clear()
-            memo[value] = result
-        return result
+    #: cattrs' hook of ``kind``, called as ``hook(value, kind)``.
+    hook: Callable[[Any, Any], Any]
+    kind: Any
+    #: Whether the compiled code remembers only ``last``, or ``values``.
+    last_only: bool
+    #: ``int`` values to their results, up to :data:`_MEMO_SIZE` of them.
+    values: dict[int, Any]
+    #: The last ``(int, result)``, as the one item of a list.
+    last: list[tuple[Any, Any]]
 
-    return structure
+
+def _memo(hook: Callable[[Any, Any], Any], kind: Any, *, last_only: bool) -> _Memo:
+    """A fresh memo of ``hook`` (empty ``values``; ``last`` matching no ``int``)."""
+    return _Memo(hook, kind, last_only, {}, [(None, None)])
 
 
 #: The class of ``attrs.Factory(...)`` defaults (typed as a function in attrs' stubs).
@@ -205,7 +219,8 @@ class _JobCodec:
         )
         self._attribute_of = {wire: name for name, wire in renames.items()}
         self._kept: dict[str, type] = {}
-        self._structure_hooks: dict[str, Callable[[Any], Any]] = {}
+        #: The hooks of the fields that convert: memoized ones, or ``customFields``'.
+        self._structure_hooks: dict[str, _Memo | Callable[[Any], Any]] = {}
         self._unstructure_hooks: dict[str, Callable[[Any], Any]] = {}
         for field in attrs.fields(Job):
             if field.name == "extras":
@@ -215,12 +230,13 @@ class _JobCodec:
             if kind in (str, int, float, bool):
                 self._kept[wire] = kind
                 continue
-            structure: Callable[[Any], Any]
+            structure: _Memo | Callable[[Any], Any]
             unstructure: Callable[[Any], Any]
             if field.name == "custom_fields":
                 structure, unstructure = _structure_custom_fields, _unstructure_custom_fields
             else:
-                structure = _memo(conv.get_structure_hook(kind), kind)
+                hook = conv.get_structure_hook(kind)
+                structure = _memo(hook, kind, last_only=kind is datetime)
                 unstructure = conv.get_unstructure_hook(kind)
             self._structure_hooks[wire] = structure
             self._unstructure_hooks[wire] = unstructure
@@ -237,8 +253,9 @@ class _JobCodec:
         It returns ``None`` when a value would need coercing; a hook that raises
         propagates (the caller then takes cattrs' path for the error).
         """
-        namespace: dict[str, Any] = {"Job": Job, "new": Job.__new__}
+        namespace: dict[str, Any] = {"Job": Job, "new": Job.__new__, "MISSING": _MISSING}
         checks: list[str] = []
+        conversions: list[str] = []
         #: The expression of each attribute present in ``keys``.
         values: dict[str, str] = {}
         for number, key in enumerate(keys):
@@ -251,6 +268,9 @@ class _JobCodec:
                 namespace[f"kind{number}"] = self._kept[key]
                 checks.append(f"(type({value}) is kind{number} or {value} is None)")
                 values[attribute] = value
+            elif isinstance(hook, _Memo):
+                conversions += self._memoized(hook, number, namespace)
+                values[attribute] = f"r{number}"
             else:
                 namespace[f"hook{number}"] = hook
                 values[attribute] = f"hook{number}({value})"
@@ -260,6 +280,7 @@ class _JobCodec:
             lines.append(f"    ({unpack}) = wire.values()")
         if checks:
             lines += [f"    if not ({' and '.join(checks)}):", "        return None"]
+        lines += conversions
         # The unknown keys go to extras in the order cattrs' path gives them.
         unknown = dict.fromkeys(keys).keys() - self._known
         extras = "{" + ", ".join(f"{key!r}: v{keys.index(key)}" for key in unknown) + "}"
@@ -291,6 +312,48 @@ class _JobCodec:
         exec(compile(source, "<hellotracks_async structure Job>", "exec"), namespace)
         compiled: Callable[[Any], Job | None] = namespace["structure_job"]
         return compiled
+
+    @staticmethod
+    def _memoized(memo: _Memo, number: int, namespace: dict[str, Any]) -> list[str]:
+        """The lines converting ``v{number}`` into ``r{number}`` with ``memo``, inline."""
+        value, result = f"v{number}", f"r{number}"
+        hook, kind = f"hook{number}", f"kind{number}"
+        namespace.update({hook: memo.hook, kind: memo.kind})
+        if memo.hook is _structure_ms:
+            # Its branch for an int, without the call.
+            convert = f"(EPOCH + MS * {value} if {value} else None)"
+            namespace.update(EPOCH=_EPOCH, MS=_MS)
+        else:
+            convert = f"{hook}({value}, {kind})"
+        if memo.last_only:
+            # One list item holding a tuple, read and replaced whole: threads sharing
+            # the codec see a consistent pair.
+            namespace[f"last{number}"] = memo.last
+            remember = [
+                f"        last = last{number}[0]",
+                f"        if last[0] == {value}:",
+                f"            {result} = last[1]",
+                "        else:",
+                f"            {result} = {convert}",
+                f"            last{number}[0] = ({value}, {result})",
+            ]
+        else:
+            namespace.update({f"memo{number}": memo.values, f"lookup{number}": memo.values.get})
+            remember = [
+                f"        {result} = lookup{number}({value}, MISSING)",
+                f"        if {result} is MISSING:",
+                f"            {result} = memo{number}[{value}] = {convert}",
+                f"            if len(memo{number}) > {_MEMO_SIZE}:",
+                f"                memo{number}.clear()",
+            ]
+        return [
+            f"    if type({value}) is int:",
+            *remember,
+            f"    elif {value} is None:",
+            f"        {result} = None",
+            "    else:",
+            f"        {result} = {hook}({value}, {kind})",
+        ]
 
     def structure_slow(self, wire: Mapping[str, Any]) -> Job:
         """cattrs' generated structuring, plus the unknown keys into ``extras``."""

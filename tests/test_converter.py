@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import json
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -261,6 +263,91 @@ def test_compiled_jobs_get_their_own_extras(seed_job: dict[str, Any]) -> None:
     assert second.extras == {}
     assert first.extras is not second.extras
 
+
+def _outcome(structure: Any, wire: dict[str, Any]) -> tuple[Any, ...]:
+    """What ``structure(wire)`` gives or raises, comparable (``repr`` tells
+    ``JobType.PICKUP`` from ``1`` and ``date`` from ``datetime``)."""
+    try:
+        job = structure(wire)
+    except Exception as error:  # the error is the outcome
+        return ("raises", type(error), str(error))
+    return ("gives", job, repr(job))
+
+
+_MEMOIZED = ("day", "type", "tsCheckIn", "scheduledEnd")
+
+
+def _memo_agrees(field: str, primed: int, value: Any) -> None:
+    """With the memo of ``field`` holding ``primed`` (and, for the timestamps' memo of
+    the last value, having it last), ``value`` structures as on cattrs' path."""
+    codec = _codec()
+    wire = {key: primed if key == field else 0 for key in _MEMOIZED}
+    for _ in range(3):  # compiled the second time, the memo filled from then on
+        _outcome(codec.structure, wire)  # (a primed value the hook refuses raises)
+    wire[field] = value
+    assert _outcome(codec.structure, wire) == _outcome(codec.structure_slow, wire)
+    assert codec._compiled_for(tuple(wire)) is not None  # the compiled path did run
+
+
+def test_memos_remember_and_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(module, "_MEMO_SIZE", 3)
+    codec = _codec()
+    jobs = [
+        codec.structure({"day": 20260101 + number % 5, "tsCreated": 1, "tsCheckIn": number})
+        for number in range(20)
+    ]
+    assert [job.day for job in jobs] == [date(2026, 1, 1 + n % 5) for n in range(20)]
+    assert [job.ts_check_in for job in jobs[1:]] == [
+        datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=n)
+        for n in range(1, 20)
+    ]
+    # From the compiled function on (the second job), a value repeated in a run is
+    # converted once and shared, like cattrs' path could not tell.
+    assert len({id(job.ts_created) for job in jobs[1:]}) == 1
+    again = {"day": 20260103, "tsCreated": 1, "tsCheckIn": 7}
+    assert codec.structure(again).day is codec.structure(again).day
+    (memo,) = {id(hook): hook for hook in codec._structure_hooks.values()
+               if isinstance(hook, module._Memo) and hook.kind is date}.values()  # fmt: skip
+    assert 0 < len(memo.values) <= 4
+
+
+_ODD_VALUES = [
+    True, False, -0.0, 0.0, 1.0, 1.5, "1", "", Decimal(1), Fraction(1), complex(1),
+    -1, 2**64, float("nan"), float("inf"), [1], {"a": 1},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", _ODD_VALUES, ids=repr)
+@pytest.mark.parametrize(
+    ("field", "primed"),
+    [("day", 1), ("type", 1), ("tsCheckIn", 1), ("scheduledEnd", 1), ("day", 20261123)],
+)
+def test_memo_keeps_values_equal_to_an_int_apart(field: str, primed: int, value: Any) -> None:
+    """``True``, ``1.0``, ``Decimal(1)``... hash and compare equal to ``1`` but must
+    convert (or fail) as cattrs' hook does with them, not as with ``1``; unhashable
+    values must end on cattrs' path too."""
+    _memo_agrees(field, primed, value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
+        _memo_agrees(field, primed, value * 20261123)  # a day and a timestamp
+
+
+@given(
+    st.sampled_from(_MEMOIZED),
+    st.integers(-(2**40), 2**45),
+    st.one_of(
+        st.integers(-(2**40), 2**45),
+        st.booleans(),
+        st.floats(),
+        st.text(max_size=12),
+        st.decimals(),
+        st.fractions(),
+        st.none(),
+    ),
+)
+def test_memoized_fields_agree_with_plain_cattrs(field: str, primed: int, value: Any) -> None:
+    _memo_agrees(field, primed, value)
+    if isinstance(value, float) and value == value and abs(value) < 2**60:
+        _memo_agrees(field, int(value), value)  # an integral float hitting its int
 
 
 @given(_jobs)
