@@ -79,6 +79,16 @@ def _unstructure_ms(value: datetime) -> int:
     return (value - _EPOCH) // _MS
 
 
+#: ``(value - _EPOCH) // _MS`` for an aware datetime ``value``, exactly, in 25% fewer
+#: instructions: ``timedelta // timedelta`` turns both operands into microseconds with
+#: six big-int operations each. A timedelta is normalized (any ``days``,
+#: ``0 <= seconds < 86400``, ``0 <= microseconds < 10**6``) and its first two parts
+#: are whole milliseconds, so the floor of the total only needs ``microseconds // 1000``.
+_EPOCH_MS: Final = (
+    "(td := value - EPOCH).days * 86400000 + (td.seconds * 1000 + td.microseconds // 1000)"
+)
+
+
 def _clearable(hook: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """On a JobUpdate, ``None`` clears a date or time field, which the API spells ``0``."""
 
@@ -400,20 +410,44 @@ class _JobCodec:
         return compiled  # type: ignore[return-value]
 
     def _make_unstructure(self) -> Callable[[Job], dict[str, Any]]:
-        """Generate the unstructure function: one ``is not None`` test per attribute,
-        a hook call only for the fields that convert, in attribute order (so a naive
-        datetime fails exactly as on cattrs' path)."""
-        lines = ["def unstructure_job(job):", "    wire = {}"]
-        namespace: dict[str, Any] = {}
+        """Generate the unstructure function: one ``is not None`` test per attribute, a
+        conversion only for the fields that convert, inline for ``day`` and timestamps.
+
+        If anything raises (a naive datetime, a value of the wrong type), cattrs' path
+        runs instead, for exactly its result or error.
+        """
+        lines = ["def unstructure_job(job):", "  try:", "    wire = {}"]
+        namespace: dict[str, Any] = {
+            "datetime": datetime,
+            "EPOCH": _EPOCH,
+            "MS": _MS,
+            "unstructure_slow": self.unstructure_slow,
+        }
         for name, wire in zip(self._attribute_of.values(), self._attribute_of, strict=True):
             hook = self._unstructure_hooks.get(wire)
-            lines.append(f"    value = job.{name}")
-            if hook is None:
-                lines.append(f"    if value is not None: wire[{wire!r}] = value")
-            else:
+            call = f"hook_{name}(value)"
+            if hook is not None:
                 namespace[f"hook_{name}"] = hook
-                lines.append(f"    if value is not None: wire[{wire!r}] = hook_{name}(value)")
-        lines += ["    if job.extras:", "        wire.update(job.extras)", "    return wire"]
+            if hook is None:
+                convert = "value"
+            elif hook is _unstructure_day:
+                convert = "value.year * 10000 + value.month * 100 + value.day"  # its code
+            elif hook is _unstructure_ms:
+                # Its result without the call (~12 a full job) nor the check for a naive
+                # datetime: subtracting an aware one from that raises TypeError, and
+                # cattrs' path then raises the hook's ValueError. See _EPOCH_MS.
+                convert = f"{_EPOCH_MS} if type(value) is datetime else {call}"
+            else:
+                convert = call
+            lines.append(f"    value = job.{name}")
+            lines.append(f"    if value is not None: wire[{wire!r}] = {convert}")
+        lines += [
+            "    if job.extras:",
+            "        wire.update(job.extras)",
+            "    return wire",
+            "  except Exception:",
+            "    return unstructure_slow(job)",
+        ]
         exec(compile("\n".join(lines), "<hellotracks_async unstructure Job>", "exec"), namespace)
         unstructure: Callable[[Job], dict[str, Any]] = namespace["unstructure_job"]
         return unstructure

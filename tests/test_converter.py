@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -264,14 +264,14 @@ def test_compiled_jobs_get_their_own_extras(seed_job: dict[str, Any]) -> None:
     assert first.extras is not second.extras
 
 
-def _outcome(structure: Any, wire: dict[str, Any]) -> tuple[Any, ...]:
-    """What ``structure(wire)`` gives or raises, comparable (``repr`` tells
+def _outcome(function: Any, argument: Any) -> tuple[Any, ...]:
+    """What ``function(argument)`` gives or raises, comparable (``repr`` tells
     ``JobType.PICKUP`` from ``1`` and ``date`` from ``datetime``)."""
     try:
-        job = structure(wire)
+        result = function(argument)
     except Exception as error:  # the error is the outcome
         return ("raises", type(error), str(error))
-    return ("gives", job, repr(job))
+    return ("gives", result, repr(result))
 
 
 _MEMOIZED = ("day", "type", "tsCheckIn", "scheduledEnd")
@@ -358,3 +358,68 @@ def test_fast_path_agrees_with_plain_cattrs(job: Job) -> None:
     for _ in range(2):  # the second time a key set is seen, the compiled function runs
         assert codec.structure(wire) == codec.structure_slow(wire)
     assert codec.unstructure(job) == codec.unstructure_slow(job)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_offsets = st.timedeltas(-timedelta(hours=23, minutes=59), timedelta(hours=23, minutes=59))
+_any_aware = st.datetimes(timezones=st.just(timezone.utc) | st.builds(timezone, _offsets))
+
+
+@given(_any_aware)
+def test_inline_epoch_ms_is_exact(value: datetime) -> None:
+    """Any aware datetime, any offset, microseconds that are not whole milliseconds,
+    before 1970 or after: the floor of the milliseconds since the epoch."""
+    codec = _codec()
+    assert codec._unstructure_hooks["tsCheckIn"] is module._unstructure_ms  # inlined
+    job = Job(ts_check_in=value, scheduled_end=value)
+    wire = codec.unstructure(job)
+    expected = (value - _EPOCH) // timedelta(milliseconds=1)
+    assert wire == {"tsCheckIn": expected, "scheduledEnd": expected}
+    assert wire == codec.unstructure_slow(job)
+
+
+class _NoOffset(tzinfo):
+    """A tzinfo whose datetimes are aware by ``tzinfo`` but naive by ``utcoffset()``."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def dst(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def tzname(self, dt: datetime | None) -> str | None:
+        return None
+
+
+class _Moment(datetime):
+    """A datetime subclass, as pandas' Timestamp is."""
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2026, 1, 1),  # naive: the hook's ValueError
+        datetime(2026, 1, 1, tzinfo=_NoOffset()),
+        _Moment(2026, 1, 1, 0, 0, 0, 1500, tzinfo=timezone.utc),
+        _Moment(2026, 1, 1),
+        date(2026, 1, 1),
+        1696752000000,
+        "2026-01-01T00:00:00Z",
+    ],
+    ids=repr,
+)
+def test_odd_timestamps_unstructure_as_on_cattrs_path(value: Any) -> None:
+    codec = _codec()
+    job = Job(destination_name="x", ts_created=value, day=date(2026, 1, 1))
+    assert _outcome(codec.unstructure, job) == _outcome(codec.unstructure_slow, job)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [date(2026, 11, 23), datetime(2026, 11, 23, 23, 59, tzinfo=timezone.utc), 20261123],
+    ids=repr,
+)
+def test_odd_days_unstructure_as_on_cattrs_path(value: Any) -> None:
+    codec = _codec()
+    job = Job(day=value, ts_created=_EPOCH)
+    assert _outcome(codec.unstructure, job) == _outcome(codec.unstructure_slow, job)
