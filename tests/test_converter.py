@@ -253,6 +253,41 @@ def test_job_is_built_plainly() -> None:
     assert module._builds_plainly(Plain)
     for cls in (PostInit, Validated, Converted, Required, FactoryTakingSelf, Frozen, NoSlots):
         assert not module._builds_plainly(cls), cls
+    # A frozen class's __init__ stores through object.__setattr__: slot setters will do.
+    assert module._init_only_stores(Frozen)
+    assert module._init_only_stores(Required)
+    for cls in (PostInit, Validated, Converted, FactoryTakingSelf, NoSlots):
+        assert not module._init_only_stores(cls), cls
+
+
+class _Text(str):
+    """A str subclass: cattrs' ``str()`` makes it a plain str."""
+
+
+_field_part = st.one_of(
+    _text, _text.map(_Text), st.integers(), st.floats(), st.booleans(), st.none()
+)
+
+
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {"key": _field_part, "val": _field_part},
+            optional={"other": _field_part},
+        ),
+        max_size=4,
+    )
+    | st.none()
+)
+def test_custom_fields_built_by_slots_as_by_init(value: list[dict[str, Any]] | None) -> None:
+    assert module._structure_custom_fields is module._structure_custom_fields_by_slots
+    fast = module._structure_custom_fields_by_slots(value)
+    expected = module._structure_custom_fields_by_init(value)
+    assert fast == expected
+    assert repr(fast) == repr(expected)
+    assert [(type(f.key), type(f.val), hash(f)) for f in fast or []] == [
+        (str, str, hash(f)) for f in expected or []
+    ]
 
 
 def test_compiled_jobs_get_their_own_extras(seed_job: dict[str, Any]) -> None:
