@@ -249,15 +249,16 @@ class _JobCodec:
     value of the right type unchanged, and the answers of an API come with the same keys
     in the same order. So the second time a sequence of keys is seen, a structure
     function is compiled for it: it unpacks ``wire.values()`` at once, checks in one
-    expression that every such value already has its exact type (or is ``None``), calls
-    hooks only for the fields that convert (``day``, ``type``, timestamps, memoized;
-    ``customFields``) and builds the ``Job`` with one slot store per attribute (what
-    ``Job(...)`` would do, without matching 62 keywords; ``Job(...)`` with keywords if
-    that ever stops being equivalent, see :func:`_builds_plainly`). Unstructuring is
-    generated code too: one ``is not None`` test per attribute, a hook only where a
-    field converts. Anything unusual (a value to coerce, a hook that raises, a key sequence
-    seen once, a non-dict mapping) goes through the cattrs generated functions, so
-    results and errors are exactly theirs.
+    expression that every such value already has its exact type (or is ``None``),
+    converts ``day``, ``type`` and timestamps inline with their memos (see
+    :class:`_Memo`), calls the ``customFields`` hook and builds the ``Job`` with one slot
+    store per attribute (what ``Job(...)`` would do, without matching 62 keywords;
+    ``Job(...)`` with keywords if that ever stops being equivalent, see
+    :func:`_builds_plainly`). Unstructuring is generated code too: one ``is not None``
+    test per attribute, a conversion only where a field converts (inline for ``day`` and
+    timestamps). Anything unusual (a value to coerce, a hook that raises, a key sequence
+    seen once, a non-dict mapping, a naive datetime) goes through the cattrs generated
+    functions, so results and errors are exactly theirs.
     """
 
     def __init__(self, conv: cattrs.Converter) -> None:
@@ -469,25 +470,22 @@ class _JobCodec:
         namespace: dict[str, Any] = {
             "datetime": datetime,
             "EPOCH": _EPOCH,
-            "MS": _MS,
             "unstructure_slow": self.unstructure_slow,
         }
         for name, wire in zip(self._attribute_of.values(), self._attribute_of, strict=True):
             hook = self._unstructure_hooks.get(wire)
-            call = f"hook_{name}(value)"
-            if hook is not None:
-                namespace[f"hook_{name}"] = hook
             if hook is None:
                 convert = "value"
             elif hook is _unstructure_day:
                 convert = "value.year * 10000 + value.month * 100 + value.day"  # its code
-            elif hook is _unstructure_ms:
-                # Its result without the call (~12 a full job) nor the check for a naive
-                # datetime: subtracting an aware one from that raises TypeError, and
-                # cattrs' path then raises the hook's ValueError. See _EPOCH_MS.
-                convert = f"{_EPOCH_MS} if type(value) is datetime else {call}"
             else:
-                convert = call
+                namespace[f"hook_{name}"] = hook
+                convert = f"hook_{name}(value)"
+                if hook is _unstructure_ms:
+                    # Its result without the call (~12 a full job) nor the check for a
+                    # naive datetime: subtracting an aware one from that raises TypeError,
+                    # and cattrs' path then raises the hook's ValueError. See _EPOCH_MS.
+                    convert = f"{_EPOCH_MS} if type(value) is datetime else {convert}"
             lines.append(f"    value = job.{name}")
             lines.append(f"    if value is not None: wire[{wire!r}] = {convert}")
         lines += [
