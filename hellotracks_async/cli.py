@@ -142,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     fake.add_argument("--fault-rate", type=_rate, default=0.0, metavar="R",
                       help="share of requests that get a fault of any kind (default 0)")
     fake.add_argument("--seed", type=int, help="seed of the fault sequence")
+    fake.add_argument("--no-store", action="store_true",
+                      help="keep no job (for load tests): createjobs answers as usual, "
+                           "editjobs/getjobs see no job, memory stays flat")
     fake.set_defaults(run=_fake_server)
 
     demo = commands.add_parser(
@@ -296,7 +299,10 @@ def _fake_server(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(
-            serve(host=args.host, port=args.port, fault_rate=args.fault_rate, seed=args.seed)
+            serve(
+                host=args.host, port=args.port, fault_rate=args.fault_rate, seed=args.seed,
+                store_jobs=not args.no_store,
+            )
         )
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)

@@ -331,6 +331,36 @@ async def test_fake_server_command_serves_imports_until_interrupted(tmp_path: Pa
     assert code == 0
 
 
+async def test_fake_server_no_store_answers_creates_but_keeps_no_job() -> None:
+    server = await asyncio.create_subprocess_exec(
+        SCRIPT, "fake-server", "--port", "0", "--no-store",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_env(None),
+    )
+    try:
+        assert server.stdout is not None
+        banner: list[str] = []
+        while not banner or not banner[-1].startswith("Press Ctrl+C"):
+            line = await asyncio.wait_for(server.stdout.readline(), timeout=60)
+            assert line, "fake-server exited early"
+            banner.append(line.decode().strip())
+        assert any(line.startswith("Keeping no job") for line in banner), banner
+        base_url = banner[0].rsplit(" ", 1)[-1]
+        async with HellotracksClient("test-key", base_url=base_url) as client:
+            created = await client.create_jobs([Job(destination_name="A"), Job(priority=9)])
+            assert [job.priority for job in created.jobs] == [5, 9]
+            assert len({job.id for job in created.jobs}) == 2
+            assert created.jobs[0].id is not None
+            edited = await client.edit_jobs(
+                {created.jobs[0].id: {"priority": 1}}, raise_on_error=False
+            )
+        assert (edited.succeeded, edited.failed) == (0, 1)  # the job was not kept
+    finally:
+        if server.returncode is None:
+            server.send_signal(signal.SIGINT)
+        code = await asyncio.wait_for(server.wait(), timeout=60)
+    assert code == 0
+
+
 # -- in-process details ---------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from hellotracks_async.testing import FAULT_KINDS, FakeHellotracks, Faults, serve
 from hellotracks_async.testing._faults import FaultDecider
+from hellotracks_async.testing._store import JobStore, RequestRefused, StorelessJobStore
 
 KEY = "test-key"
 
@@ -459,6 +460,139 @@ async def test_serve_prints_url_and_key_and_runs_until_cancelled(capsys):
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+# -- store-less mode (store_jobs=False) ----------------------------------------------
+
+# The server sets these to the time of the request, so two servers' answers differ there.
+_CLOCK_FIELDS = ("tsCreated", "tsSaved", "tsAssigned")
+
+
+def _requests(seed_job: dict[str, Any]) -> list[dict[str, Any]]:
+    """A few createjobs requests that use every feature of the create path."""
+    full = {key: value for key, value in seed_job.items() if key != "id"}
+    return [
+        {
+            "jobs": [
+                {
+                    "destinationName": "HQ",
+                    "destinationLat": 37.77,
+                    "day": 20261123,
+                    "worker": "jane@acme.com",
+                },
+                full,
+                {},
+            ]
+        },
+        {
+            "jobs": [{"receiverUid": ""}, {"custom_PO": "7", "customFields": None}],
+            "autoassign": True,
+        },
+        {
+            "jobs": [
+                {"uidSecondary": "A", "priority": 1},
+                {"uidSecondary": "A", "priority": 2},
+                {"uidSecondary": "B"},
+            ]
+        },
+        {"jobs": [{"destinationName": "Tpl", "windowStart": 800}], "isTemplate": True},
+    ]
+
+
+def _without_clock(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in job.items() if k not in _CLOCK_FIELDS} for job in jobs]
+
+
+@pytest.fixture
+async def storeless() -> AsyncIterator[FakeHellotracks]:
+    async with FakeHellotracks(store_jobs=False) as server:
+        yield server
+
+
+async def test_storeless_answers_as_the_store_would_and_keeps_nothing(
+    fake, storeless, session, seed_job
+):
+    assert (fake.store_jobs, storeless.store_jobs) == (True, False)
+    for request in _requests(seed_job):
+        flags = {key: value for key, value in request.items() if key != "jobs"}
+        stored = await create(session, fake, *request["jobs"], **flags)
+        kept = await create(session, storeless, *request["jobs"], **flags)
+        assert [sorted(job) for job in kept] == [sorted(job) for job in stored]
+        assert _without_clock(kept) == _without_clock(stored)
+    assert fake.jobs()
+    assert fake.templates()
+    assert storeless.jobs() == storeless.templates() == []
+    _, body = await call(session, storeless, "getjobs", {})
+    assert body == {"status": 0, "jobs": []}
+
+
+async def test_storeless_ids_stay_distinct_and_numbers_count_up(storeless, session):
+    ids: list[str] = []
+    numbers: list[int] = []
+    for _ in range(3):
+        jobs = await create(session, storeless, {"uidSecondary": "same"}, {})
+        ids += [job["id"] for job in jobs]
+        numbers += [job["number"] for job in jobs]
+    assert len(set(ids)) == len(ids) == 6
+    assert all(re.fullmatch(r"[0-9a-f]{24}", job_id) for job_id in ids)
+    assert numbers == [1, 2, 3, 4, 5, 6]  # a uidSecondary of an earlier request is new again
+    assert storeless.jobs() == []
+
+
+async def test_storeless_refuses_edits_of_created_ids(storeless, session):
+    [job] = await create(session, storeless, {"priority": 1})
+    status, body = await call(session, storeless, "editjobs", {"jobs": {job["id"]: {}}})
+    assert (status, body) == (200, {"status": 2, "message": f"unknown job id: {job['id']}"})
+    _, body = await call(session, storeless, "getjobs", {"ids": [job["id"]]})
+    assert body["jobs"] == []
+
+
+@pytest.mark.parametrize(
+    "jobs",
+    [
+        [{"destinationName": "ok"}, {"priority": 11}],
+        [{"day": 20261123}, {"customFields": [{"key": "PO"}]}],
+        [{}, {"id": "65e6d8f2abc1234567890001"}],
+        "not a list",
+    ],
+)
+async def test_storeless_validates_as_the_store_does(fake, storeless, session, jobs):
+    refusal = await call(session, fake, "createjobs", {"jobs": jobs})
+    assert refusal[1]["status"] == 3
+    assert await call(session, storeless, "createjobs", {"jobs": jobs}) == refusal
+
+
+@pytest.mark.parametrize(("kind", "status"), [("503", 503), ("429", 429)])
+async def test_storeless_still_injects_faults(session, kind, status):
+    faults = Faults(rate=1.0, kinds=(kind,), seed=1)
+    async with FakeHellotracks(store_jobs=False, faults=faults) as storeless:
+        answer_status, _ = await call(session, storeless, "createjobs", {"jobs": [{}]})
+        assert answer_status == status
+        assert storeless.injected == {kind: 1}
+
+
+async def test_storeless_commit_then_drop_and_latency(session):
+    faults = Faults(rate=1.0, kinds=("commit_then_drop",), seed=1)
+    async with FakeHellotracks(store_jobs=False, faults=faults, latency=0.01) as storeless:
+        with pytest.raises((aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)):
+            await call(session, storeless, "createjobs", {"jobs": [{}]})
+        storeless.faults = None
+        [job] = await create(session, storeless, {})
+        assert job["number"] == 2  # the dropped answer's job was created all the same
+        assert storeless.injected == {"commit_then_drop": 1}
+
+
+def test_storeless_store_matches_the_store_request_by_request(seed_job):
+    """The pure stores, on the same requests: equal answers, the store-less one empty."""
+    store, storeless_store = JobStore(), StorelessJobStore()
+    for request in _requests(seed_job):
+        expected = store.create("acme", {**request, "jobs": [dict(j) for j in request["jobs"]]})
+        answer = storeless_store.create("acme", {**request, "jobs": request["jobs"]})
+        assert _without_clock(answer) == _without_clock(expected)
+    assert storeless_store.company("acme").jobs == {}
+    assert storeless_store.company("acme").templates == {}
+    with pytest.raises(RequestRefused, match="unknown job id"):
+        storeless_store.edit("acme", {"jobs": {answer[0]["id"]: {}}})
 
 
 # -- fault injection over HTTP -------------------------------------------------------

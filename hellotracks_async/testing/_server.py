@@ -30,7 +30,7 @@ import orjson
 from aiohttp import web
 
 from ._faults import FAULT_KINDS, FaultDecider, Faults
-from ._store import JobStore, RequestRefused, Wire
+from ._store import JobStore, RequestRefused, StorelessJobStore, Wire
 
 __all__ = ["DEFAULT_API_KEYS", "FakeHellotracks", "serve"]
 
@@ -121,6 +121,12 @@ class FakeHellotracks:
     benchmarks). ``port=0`` picks a free port. Serves those three endpoints under
     :attr:`base_url`; anything else under ``/api/`` is a JSON 404.
 
+    ``store_jobs=False`` keeps no job, for load tests and benchmarks: memory stays flat
+    however many jobs are created. ``createjobs`` still validates each request and
+    answers as it would have with no job stored (ids and numbers keep counting up), but
+    :meth:`jobs` stays empty and ``editjobs`` / ``getjobs`` see no job (an edit of a
+    created id is refused as unknown). Faults and latency work as usual.
+
     A request that arrived is applied even if the client leaves before the answer (as
     a real server would); :meth:`close` waits for such delayed requests.
 
@@ -135,6 +141,19 @@ class FakeHellotracks:
         ...         return fake.base_url.startswith("http://127.0.0.1:"), fake.jobs()
         >>> asyncio.run(main())
         (True, [])
+
+    Store-less, for a load test:
+
+        >>> import aiohttp
+        >>> async def load():
+        ...     async with FakeHellotracks(store_jobs=False) as fake, aiohttp.ClientSession() as s:
+        ...         body, headers = {"data": {"jobs": [{}, {}]}}, {"API-Key": fake.api_key}
+        ...         async with s.post(fake.base_url + "createjobs", json=body,
+        ...                           headers=headers) as response:
+        ...             answer = await response.json()
+        ...         return [job["number"] for job in answer["jobs"]], fake.jobs()
+        >>> asyncio.run(load())
+        ([1, 2], [])
     """
 
     def __init__(
@@ -145,6 +164,7 @@ class FakeHellotracks:
         latency: float = 0.0,
         host: str = "127.0.0.1",
         port: int = 0,
+        store_jobs: bool = True,
     ) -> None:
         self.api_keys: dict[str, str] = dict(DEFAULT_API_KEYS if api_keys is None else api_keys)
         if not self.api_keys:
@@ -158,7 +178,9 @@ class FakeHellotracks:
         self.requests: collections.Counter[str] = collections.Counter()
         #: Injected faults per kind.
         self.injected: collections.Counter[str] = collections.Counter()
-        self._store = store = JobStore()
+        #: Whether created jobs are kept (see the class doc).
+        self.store_jobs = store_jobs
+        self._store = store = JobStore() if store_jobs else StorelessJobStore()
         self._operations: dict[str, _Operation] = {
             "createjobs": lambda company, data, custom: store.create(company, data, custom=custom),
             "editjobs": lambda company, data, custom: store.edit(company, data, custom=custom),
@@ -381,17 +403,21 @@ async def serve(
     fault_rate: float = 0.0,
     seed: int | None = None,
     api_keys: Mapping[str, str] | None = None,
+    store_jobs: bool = True,
 ) -> None:
     """Run a :class:`FakeHellotracks` until cancelled, printing where and with which key.
 
-    ``fault_rate`` injects every kind of :data:`FAULT_KINDS` on that share of requests.
+    ``fault_rate`` injects every kind of :data:`FAULT_KINDS` on that share of requests;
+    ``store_jobs=False`` keeps no job (see :class:`FakeHellotracks`).
 
     Example (runs forever, so not executed here)::
 
         asyncio.run(serve(port=8080, fault_rate=0.1, seed=1))
     """
     faults = Faults(rate=fault_rate, seed=seed)
-    async with FakeHellotracks(api_keys=api_keys, faults=faults, host=host, port=port) as fake:
+    async with FakeHellotracks(
+        api_keys=api_keys, faults=faults, host=host, port=port, store_jobs=store_jobs
+    ) as fake:
         print(f"FakeHellotracks listening on {fake.base_url}")
         for key, company in fake.api_keys.items():
             print(f"API key: {key}  (company {company!r})")
@@ -400,5 +426,7 @@ async def serve(
         if fault_rate > 0:
             kinds = ", ".join(FAULT_KINDS)
             print(f"Injecting faults on {fault_rate:.0%} of requests ({kinds}), seed {seed}")
+        if not store_jobs:
+            print("Keeping no job: createjobs answers as usual, editjobs/getjobs see none.")
         print("Press Ctrl+C to stop.", flush=True)
         await asyncio.Event().wait()

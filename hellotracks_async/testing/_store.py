@@ -4,6 +4,8 @@ semantics on plain wire dicts, with no I/O and no SDK code (so it can catch SDK 
 Every operation validates the whole request first and only then changes anything, so a
 refused request leaves no trace. Nothing here awaits, so a request is applied at once.
 
+:class:`StorelessJobStore` answers ``createjobs`` the same way but keeps no job.
+
 Example::
 
     >>> store = JobStore()
@@ -19,10 +21,11 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from itertools import repeat
+from itertools import chain, repeat
+from operator import floordiv, mod
 from typing import Any, Final, NamedTuple
 
-__all__ = ["TEMPLATE_PREFIX", "CompanyJobs", "JobStore", "RequestRefused"]
+__all__ = ["TEMPLATE_PREFIX", "CompanyJobs", "JobStore", "RequestRefused", "StorelessJobStore"]
 
 Wire = dict[str, Any]
 
@@ -33,6 +36,8 @@ _CUSTOM: Final = "custom_"
 _dict_get: Final = dict.get
 # Ids are 24 hex digits, like the real API's: a counter from this base.
 _ID_BASE: Final = 0x65F0_0000_0000_0000_0000_0000
+# StorelessJobStore forgets the worker names it knows beyond this many.
+_MAX_WORKERS: Final = 65_536
 _DEFAULTS: Final[Wire] = {
     "type": 0,
     "priority": 5,
@@ -40,6 +45,8 @@ _DEFAULTS: Final[Wire] = {
     "windowEnd": 2400,
     "radius": 100,
 }
+_DEFAULT_KEYS: Final = frozenset(_DEFAULTS)
+_DEFAULT_ITEMS: Final = tuple(_DEFAULTS.items())
 # Set by the server on create, kept on a createjobs upsert.
 _SERVER_MANAGED: Final = ("id", "number", "tsCreated", "createdVia", "isTemplate")
 
@@ -86,41 +93,73 @@ def _is_int(value: object) -> bool:
     return type(value) is int  # bool is not an int on the wire
 
 
-def _valid_day(value: int) -> bool:
-    return value == 0 or (
-        10000101 <= value <= 99991231 and 1 <= value // 100 % 100 <= 12 and 1 <= value % 100 <= 31
-    )
-
-
-def _valid_custom_fields(value: list[Any]) -> bool:
-    return all(
-        type(item) is dict
-        and type(item.get("key")) is str
-        and type(item.get("val")) in (str, int, float)
-        for item in value
-    )
-
-
 _NONE: Final = type(None)
 _INT: Final[frozenset[type]] = frozenset((int, _NONE))
 _STR: Final[frozenset[type]] = frozenset((str, _NONE))
 _HHMM: Final = frozenset(h * 100 + m for h in range(24) for m in range(60)) | {2400, None}
+_MONTHS: Final = frozenset(range(1, 13))
+_DAYS_OF_MONTH: Final = frozenset(range(1, 32))
+_DICT: Final[frozenset[type]] = frozenset((dict,))
+_KEY_TYPES: Final[frozenset[type]] = frozenset((str,))
+_VAL_TYPES: Final[frozenset[type]] = frozenset((str, int, float))
+
+# The checks below take all the values of one field in a request (None included, types
+# already checked) and use C-level passes (map, set operations) instead of Python code
+# per value.
+
+
+def _valid_days(values: list[Any]) -> bool:
+    """Every day is ``None``, ``0`` or a plausible ``YYYYMMDD`` (month 1-12, day 1-31).
+
+    Example::
+
+        >>> _valid_days([None, 0, 20261123, 20261231]), _valid_days([20261123, 20261301])
+        (True, False)
+    """
+    days = set(values)
+    days.difference_update((None, 0))
+    return not days or (
+        min(days) >= 10000101
+        and max(days) <= 99991231
+        and _MONTHS.issuperset(map(mod, map(floordiv, days, repeat(100)), repeat(100)))
+        and _DAYS_OF_MONTH.issuperset(map(mod, days, repeat(100)))
+    )
+
+
+def _valid_custom_fields(values: list[Any]) -> bool:
+    """Every list (or ``None``) holds only ``{"key": str, "val": str | int | float}``.
+
+    Example::
+
+        >>> _valid_custom_fields([None, [], [{"key": "PO", "val": 1}]])
+        True
+        >>> _valid_custom_fields([[{"key": "PO", "val": None}]])
+        False
+    """
+    items = list(chain.from_iterable(filter(None, values)))
+    return (
+        _DICT.issuperset(map(type, items))
+        and _KEY_TYPES.issuperset(map(type, map(_dict_get, items, repeat("key"))))
+        and _VAL_TYPES.issuperset(map(type, map(_dict_get, items, repeat("val"))))
+    )
 
 
 class _Rule(NamedTuple):
-    """One typed field: allowed value types, allowed values (or a check), the message."""
+    """One typed field: allowed value types, allowed values (or a check), the message.
+
+    ``check`` takes all the values of the field in a request at once (see above).
+    """
 
     name: str
     types: frozenset[type]
     values: frozenset[object] | None
-    check: Callable[[Any], bool] | None
+    check: Callable[[list[Any]], bool] | None
     message: str
-    hashable: bool = True  # check each distinct value once
 
 
 # Stricter than the public docs where a value is surely a client bug.
 _RULES: Final = (
-    _Rule("day", _INT, None, _valid_day, "day must be a YYYYMMDD integer or 0"),
+    _Rule("day", _INT, None, _valid_days, "day must be a YYYYMMDD integer or 0"),
     _Rule("windowStart", _INT, _HHMM, None, "windowStart must be an HHMM integer, 0 to 2400"),
     _Rule("windowEnd", _INT, _HHMM, None, "windowEnd must be an HHMM integer, 0 to 2400"),
     _Rule("type", _INT, frozenset((0, 1, 2, None)), None, "type must be 0, 1 or 2"),
@@ -134,7 +173,6 @@ _RULES: Final = (
         None,
         _valid_custom_fields,
         'customFields must be a list of {"key": string, "val": string}',
-        hashable=False,
     ),
 )
 
@@ -145,18 +183,18 @@ def _all_valid(items: list[Any]) -> bool:
     A few C-level passes per field instead of Python code per job; on ``False``,
     :func:`_item_problem` finds the culprit.
     """
+    nones = [None] * len(items)
     try:
         for rule in _RULES:
             values = list(map(_dict_get, items, repeat(rule.name)))
+            if values == nones:  # no item sets the field (stops at the first that does)
+                continue
             if not rule.types.issuperset(map(type, values)):
                 return False
             if rule.values is not None and not rule.values.issuperset(values):
                 return False
-            check = rule.check
-            if check is not None and values.count(None) != len(values):
-                present = set(values) if rule.hashable else values
-                if not all(check(value) for value in present if value is not None):
-                    return False
+            if rule.check is not None and not rule.check(values):
+                return False
     except TypeError:  # an item that is not a dict
         return False
     return True
@@ -171,7 +209,7 @@ def _item_problem(item: object) -> str | None:
         if (
             type(value) not in rule.types
             or (rule.values is not None and value not in rule.values)
-            or (rule.check is not None and value is not None and not rule.check(value))
+            or (rule.check is not None and not rule.check([value]))
         ):
             return f"{rule.message}, got {_excerpt(value)}"
     return None
@@ -191,6 +229,26 @@ def _locate_create_problem(jobs: list[Any]) -> RequestRefused:
         if problem is not None:
             return RequestRefused(3, f"job {index}: {problem}")
     return RequestRefused(3, "invalid jobs")  # not reached: the fast check agrees
+
+
+def _checked_jobs(data: Wire) -> list[Wire]:
+    """The jobs of a createjobs request, or the :class:`RequestRefused` it deserves."""
+    jobs = data.get("jobs")
+    if type(jobs) is not list:
+        raise RequestRefused(3, "data.jobs must be a list of job objects")
+    if not (_all_valid(jobs) and list(map(_dict_get, jobs, repeat("id"))).count(None) == len(jobs)):
+        raise _locate_create_problem(jobs)
+    return jobs
+
+
+def _managed(data: Wire, now: int) -> Wire:
+    """The fields the server sets on every job a createjobs request creates."""
+    return {
+        "tsCreated": now,
+        "tsSaved": now,
+        "createdVia": "api",
+        "isTemplate": data.get("isTemplate") is True,
+    }
 
 
 def _fold_custom(job: Wire, source: Wire) -> None:
@@ -274,35 +332,39 @@ class JobStore:
             ...
             hellotracks_async.testing._store.RequestRefused: job 1: do not set id on createjobs
         """
-        jobs = data.get("jobs")
-        if type(jobs) is not list:
-            raise RequestRefused(3, "data.jobs must be a list of job objects")
-        if not (
-            _all_valid(jobs) and list(map(_dict_get, jobs, repeat("id"))).count(None) == len(jobs)
-        ):
-            raise _locate_create_problem(jobs)
-        is_template = data.get("isTemplate") is True
+        jobs = _checked_jobs(data)
+        now = _now_ms()
+        managed = _managed(data, now)
         autoassign = data.get("autoassign") is True
         owner = self.company(company)
-        stored = owner.templates if is_template else owner.jobs
-        by_uid = owner.template_uids if is_template else owner.job_uids
-        now = _now_ms()
-        managed = {"tsCreated": now, "tsSaved": now, "createdVia": "api", "isTemplate": is_template}
+        stored = owner.templates if managed["isTemplate"] else owner.jobs
+        by_uid = owner.template_uids if managed["isTemplate"] else owner.job_uids
+        uid_of_worker = self._uid_of_worker
         last_id, number = self._last_id, owner.number
         answer: list[Wire] = []
-        for source in jobs:  # the hot path: keep it to a few dict operations per job
+        # The hot path: a few C-level dict operations per job, no Python call on the way.
+        # StorelessJobStore.create repeats the new-job branch on the request's own dicts.
+        for source in jobs:
             uid = source.get("uidSecondary")
             known = by_uid.get(uid) if uid else None
             if known is None:
                 last_id += 1
                 number += 1
-                job = _DEFAULTS | source
+                # copy() clones the hash table; _DEFAULTS | source would insert every key.
+                job = source.copy()
+                if not job.keys() >= _DEFAULT_KEYS:
+                    for key, value in _DEFAULT_ITEMS:
+                        job.setdefault(key, value)
                 job.update(managed)
                 job["id"] = job_id = hex(last_id)[2:]
                 job["number"] = number
                 if custom:
                     _fold_custom(job, source)
-                if "worker" in source or "receiverUid" in source:
+                worker = source.get("worker")
+                if worker:  # the usual assignment, inline; _assign does the same
+                    job["receiverUid"] = uid_of_worker.get(worker) or self._uid_for(worker)
+                    job["tsAssigned"] = now
+                elif "worker" in source or "receiverUid" in source:
                     self._assign(job, source, now)
                 stored[job_id] = job
                 if uid:
@@ -457,3 +519,84 @@ class JobStore:
         if worker is not None and worker != "*":
             found = [job for job in found if job.get("worker") == worker]
         return found
+
+
+class StorelessJobStore(JobStore):
+    """A :class:`JobStore` that keeps no job, so memory stays flat in a load test.
+
+    :meth:`create` validates and answers as :meth:`JobStore.create` would with no job
+    stored (ids and each company's numbers still count up, one ``uidSecondary`` twice in
+    a request is still one job), then forgets the jobs: :meth:`~JobStore.edit` refuses
+    their ids as unknown and :meth:`~JobStore.get` finds nothing. It keeps only the
+    names of the workers it assigned (to map a ``receiverUid`` back), at most 65,536.
+
+    To be cheap, :meth:`create` completes the request's own job dicts in place and
+    answers with them: pass dicts nothing else uses (the server passes the parsed body).
+
+    Example::
+
+        >>> store = StorelessJobStore()
+        >>> jobs = [{"destinationName": "HQ"}, {"priority": 9}]
+        >>> answer = store.create("acme", {"jobs": jobs})
+        >>> answer is jobs, [(job["number"], job["priority"]) for job in answer]
+        (True, [(1, 5), (2, 9)])
+        >>> store.company("acme").jobs, store.get("acme", {})
+        ({}, [])
+    """
+
+    def create(self, company: str, data: Wire, *, custom: bool = True) -> list[Wire]:
+        """Answer a ``createjobs`` request as an empty :class:`JobStore` would; keep nothing.
+
+        Example::
+
+            >>> store = StorelessJobStore()
+            >>> [first] = store.create("acme", {"jobs": [{"uidSecondary": "A"}]})
+            >>> [again] = store.create("acme", {"jobs": [{"uidSecondary": "A"}]})
+            >>> again["number"], again["id"] == first["id"]  # not an upsert: A was forgotten
+            (2, False)
+            >>> store.edit("acme", {"jobs": {first["id"]: {"priority": 1}}})
+            Traceback (most recent call last):
+            ...
+            hellotracks_async.testing._store.RequestRefused: unknown job id: 65f0...01
+        """
+        jobs = _checked_jobs(data)
+        uids = list(filter(None, map(_dict_get, jobs, repeat("uidSecondary"))))
+        if len(set(uids)) != len(uids):  # an upsert within the request: rare, take the long way
+            return self._create_and_forget(company, data, custom)
+        now = _now_ms()
+        managed = _managed(data, now)
+        autoassign = data.get("autoassign") is True
+        owner = self.company(company)
+        uid_of_worker = self._uid_of_worker
+        last_id, number = self._last_id, owner.number
+        for job in jobs:  # JobStore.create's new-job branch, on the request's own dicts
+            if not job.keys() >= _DEFAULT_KEYS:
+                for key, value in _DEFAULT_ITEMS:
+                    job.setdefault(key, value)
+            job.update(managed)
+            last_id += 1
+            number += 1
+            job["id"] = hex(last_id)[2:]
+            job["number"] = number
+            if custom:
+                _fold_custom(job, job)
+            worker = job.get("worker")
+            if worker:
+                job["receiverUid"] = uid_of_worker.get(worker) or self._uid_for(worker)
+                job["tsAssigned"] = now
+            elif "worker" in job or "receiverUid" in job:
+                self._assign(job, job, now)
+            if autoassign and not job.get("worker"):
+                self._assign(job, {"worker": "auto@fake"}, now)
+        self._last_id, owner.number = last_id, number
+        if len(uid_of_worker) > _MAX_WORKERS:
+            uid_of_worker.clear()
+            self._worker_of_uid.clear()
+        return jobs
+
+    def _create_and_forget(self, company: str, data: Wire, custom: bool) -> list[Wire]:
+        answer = super().create(company, data, custom=custom)
+        owner = self.company(company)
+        for kept in (owner.jobs, owner.templates, owner.job_uids, owner.template_uids):
+            kept.clear()
+        return answer
