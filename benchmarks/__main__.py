@@ -30,9 +30,6 @@ from ._server import ServerProcess
 from .report import check_targets, render
 
 _RESULTS: Final = Path(__file__).resolve().parent / "results"
-#: The fake keeps every job it creates; forget them every this many createjobs requests
-#: (FakeHellotracks has no store-less mode; see benchmarks/_server.py).
-_RESET_EVERY: Final = 500
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -108,7 +105,7 @@ def _meta(args: argparse.Namespace) -> dict[str, Any]:
         "structuring_jobs": args.structuring_jobs,
         "structuring_repeats": 5,
         "memory_jobs": None if args.skip_memory else args.memory_jobs,
-        "server_reset_every_requests": _RESET_EVERY,
+        "server_store_jobs": False,
     }
 
 
@@ -116,7 +113,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the benchmarks ``args`` ask for; return the report (also written as JSON)."""
     started = time.perf_counter()
     report: dict[str, Any] = {"meta": _meta(args)}
-    with ServerProcess(reset_every=_RESET_EVERY) as server:
+    with ServerProcess(store_jobs=False) as server:
         print(f"FakeHellotracks at {server.base_url} (pid {server.pid})", file=sys.stderr)
         print("throughput ...", file=sys.stderr)
         report["throughput"] = asyncio.run(

@@ -5,10 +5,10 @@ JSON line ``{"base_url": ..., "api_key": ...}`` and serves until its stdin close
 gets SIGTERM/SIGINT. :class:`ServerProcess` does that from the parent and also reads
 the child's CPU time, so the server's share can be shown next to the client's.
 
-``--reset-every N`` forgets every stored job after each ``N`` createjobs requests: the
-fake keeps every job it creates, and a store of a million jobs would make the server
-(its garbage collector in particular) the bottleneck of a long run. Uniquely keyed
-creates do not depend on earlier jobs, so the answers are the same.
+The fake runs in its fastest mode, ``FakeHellotracks(store_jobs=False)``: it validates
+and answers every createjobs request as usual but keeps no job, so its memory stays
+flat over a run of millions of jobs. ``--store-jobs`` keeps them instead (the fake's
+default), to measure that mode.
 
 Example::
 
@@ -40,19 +40,19 @@ _TICKS: Final = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 class ServerProcess:
     """Runs ``python -m benchmarks._server`` and stops it on exit.
 
-    ``reset_every``: see the module doc (``0`` keeps every job).
+    ``store_jobs``: whether the fake keeps the jobs it creates (see the module doc).
     """
 
-    def __init__(self, *, reset_every: int = 0) -> None:
-        self.reset_every = reset_every
+    def __init__(self, *, store_jobs: bool = False) -> None:
+        self.store_jobs = store_jobs
         self.base_url = ""
         self.api_key = ""
         self._process: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> ServerProcess:
         command = [sys.executable, "-m", "benchmarks._server"]
-        if self.reset_every:
-            command += ["--reset-every", str(self.reset_every)]
+        if self.store_jobs:
+            command.append("--store-jobs")
         process = subprocess.Popen(
             command, cwd=_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
@@ -116,47 +116,34 @@ class ServerProcess:
             process.stdout.close()
 
 
-async def _reset_periodically(fake: object, every: int) -> None:
-    from hellotracks_async.testing import FakeHellotracks
-
-    assert isinstance(fake, FakeHellotracks)
-    while True:
-        await asyncio.sleep(0.05)
-        if fake.requests["createjobs"] >= every:
-            fake.reset()
-
-
 def _wait_for_eof(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
     sys.stdin.read()
     with contextlib.suppress(RuntimeError):  # the loop is already closed
         loop.call_soon_threadsafe(stop.set)
 
 
-async def _serve(reset_every: int) -> None:
+async def _serve(store_jobs: bool) -> None:
     from hellotracks_async.testing import FakeHellotracks
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with FakeHellotracks() as fake:
+    async with FakeHellotracks(store_jobs=store_jobs) as fake:
         print(json.dumps({"base_url": fake.base_url, "api_key": fake.api_key}), flush=True)
         # The parent closing our stdin (or dying) stops the server too.
         threading.Thread(target=_wait_for_eof, args=(loop, stop), daemon=True).start()
-        resetter = (
-            asyncio.create_task(_reset_periodically(fake, reset_every)) if reset_every else None
-        )
         await stop.wait()
-        if resetter is not None:
-            resetter.cancel()
 
 
 def main() -> None:
     """Entry point of ``python -m benchmarks._server``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reset-every", type=int, default=0, metavar="N")
+    parser.add_argument(
+        "--store-jobs", action="store_true", help="keep the created jobs (slower, grows)"
+    )
     args = parser.parse_args()
-    asyncio.run(_serve(args.reset_every))
+    asyncio.run(_serve(args.store_jobs))
 
 
 if __name__ == "__main__":

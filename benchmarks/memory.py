@@ -13,7 +13,7 @@ own ``ru_maxrss``, which would hide the child's own figure.
 
 Example::
 
-    with ServerProcess(reset_every=500) as server:
+    with ServerProcess() as server:
         print(measure(server, sizes=(100_000, 1_000_000)))
 """
 
