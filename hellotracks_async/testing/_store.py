@@ -332,7 +332,14 @@ class JobStore:
             ...
             hellotracks_async.testing._store.RequestRefused: job 1: do not set id on createjobs
         """
-        jobs = _checked_jobs(data)
+        return self._create(company, _checked_jobs(data), data, custom=custom, keep=True)
+
+    def _create(
+        self, company: str, jobs: list[Wire], data: Wire, *, custom: bool, keep: bool
+    ) -> list[Wire]:
+        """Create checked ``jobs``. ``keep=False`` (:class:`StorelessJobStore`) completes
+        the request's own dicts in place and stores nothing; the caller makes sure no
+        ``uidSecondary`` repeats, so every job is new."""
         now = _now_ms()
         managed = _managed(data, now)
         autoassign = data.get("autoassign") is True
@@ -343,7 +350,6 @@ class JobStore:
         last_id, number = self._last_id, owner.number
         answer: list[Wire] = []
         # The hot path: a few C-level dict operations per job, no Python call on the way.
-        # StorelessJobStore.create repeats the new-job branch on the request's own dicts.
         for source in jobs:
             uid = source.get("uidSecondary")
             known = by_uid.get(uid) if uid else None
@@ -351,7 +357,7 @@ class JobStore:
                 last_id += 1
                 number += 1
                 # copy() clones the hash table; _DEFAULTS | source would insert every key.
-                job = source.copy()
+                job = source.copy() if keep else source
                 if not job.keys() >= _DEFAULT_KEYS:
                     for key, value in _DEFAULT_ITEMS:
                         job.setdefault(key, value)
@@ -366,9 +372,10 @@ class JobStore:
                     job["tsAssigned"] = now
                 elif "worker" in source or "receiverUid" in source:
                     self._assign(job, source, now)
-                stored[job_id] = job
-                if uid:
-                    by_uid[uid] = job_id
+                if keep:
+                    stored[job_id] = job
+                    if uid:
+                        by_uid[uid] = job_id
             else:
                 # A new dict: an earlier answer entry of this request may hold the old one.
                 job = stored[known] = self._merged(stored[known], source, now, custom)
@@ -563,34 +570,9 @@ class StorelessJobStore(JobStore):
         uids = list(filter(None, map(_dict_get, jobs, repeat("uidSecondary"))))
         if len(set(uids)) != len(uids):  # an upsert within the request: rare, take the long way
             return self._create_and_forget(company, data, custom)
-        now = _now_ms()
-        managed = _managed(data, now)
-        autoassign = data.get("autoassign") is True
-        owner = self.company(company)
-        uid_of_worker = self._uid_of_worker
-        last_id, number = self._last_id, owner.number
-        for job in jobs:  # JobStore.create's new-job branch, on the request's own dicts
-            if not job.keys() >= _DEFAULT_KEYS:
-                for key, value in _DEFAULT_ITEMS:
-                    job.setdefault(key, value)
-            job.update(managed)
-            last_id += 1
-            number += 1
-            job["id"] = hex(last_id)[2:]
-            job["number"] = number
-            if custom:
-                _fold_custom(job, job)
-            worker = job.get("worker")
-            if worker:
-                job["receiverUid"] = uid_of_worker.get(worker) or self._uid_for(worker)
-                job["tsAssigned"] = now
-            elif "worker" in job or "receiverUid" in job:
-                self._assign(job, job, now)
-            if autoassign and not job.get("worker"):
-                self._assign(job, {"worker": "auto@fake"}, now)
-        self._last_id, owner.number = last_id, number
-        if len(uid_of_worker) > _MAX_WORKERS:
-            uid_of_worker.clear()
+        self._create(company, jobs, data, custom=custom, keep=False)  # completes jobs
+        if len(self._uid_of_worker) > _MAX_WORKERS:
+            self._uid_of_worker.clear()
             self._worker_of_uid.clear()
         return jobs
 
