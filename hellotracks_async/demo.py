@@ -17,7 +17,6 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -220,11 +219,8 @@ async def run_demo(
             generate_jobs(jobs, seed=seed), raise_on_error=False, progress=phase("create")
         )
         create_seconds = time.perf_counter() - started
-        if fake.injected["slow"]:
-            # A slow request is applied when its delay ends, though the client gave up on
-            # it and its retry was answered long ago. Let those late creates land now, or
-            # one could overwrite an edit below (a real server can do the same).
-            await asyncio.sleep(_SLOW_SECONDS)
+        # Let late "slow" creates land now, or one could overwrite an edit below.
+        await fake.settle()
         plan = {
             job.id: _edit(number, job.priority)
             for number, job in enumerate(created.jobs)

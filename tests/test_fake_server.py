@@ -669,6 +669,16 @@ async def test_fault_slow_commits_although_the_client_gave_up():
     assert fake.injected == {"slow": 1}
 
 
+async def test_settle_waits_for_a_slow_request_the_client_gave_up_on():
+    fake = faulty("slow", slow_seconds=0.5)
+    async with fake, aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.2)) as session:
+        with pytest.raises(asyncio.TimeoutError):
+            await call(session, fake, "createjobs", {"jobs": [{"uidSecondary": "late"}]})
+        assert fake.jobs() == []  # still sleeping
+        await fake.settle()
+        assert [job["uidSecondary"] for job in fake.jobs()] == ["late"]
+
+
 async def test_fault_slow_answers_a_patient_client(session):
     async with faulty("slow", slow_seconds=0.05) as fake:
         [job] = await create(session, fake, {"priority": 3})

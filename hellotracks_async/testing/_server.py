@@ -235,7 +235,21 @@ class FakeHellotracks:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
-        if self._background:
+        await self.settle()
+
+    async def settle(self) -> None:
+        """Wait until every delayed request (latency, the "slow" fault) has been applied.
+
+        A slow request is applied when its delay ends, even if the client gave up on it
+        and its retry was answered long ago; a test that edits jobs after creating them
+        under faults settles first, or a late create could overwrite an edit (a real
+        server can do the same).
+
+        Example::
+
+            await fake.settle()
+        """
+        while self._background:
             await asyncio.wait(list(self._background))
 
     async def __aenter__(self) -> FakeHellotracks:
