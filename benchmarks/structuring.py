@@ -33,8 +33,9 @@ import attrs
 import orjson
 
 from hellotracks_async import Job
-from hellotracks_async.converter import converter, to_wire_name
+from hellotracks_async.converter import converter
 from hellotracks_async.testing._store import JobStore
+from hellotracks_async.wire import to_wire_name
 
 from . import shapes
 

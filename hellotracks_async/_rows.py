@@ -24,10 +24,10 @@ from typing import Any, Final
 import attrs
 import orjson
 
-from .converter import to_wire_name
 from .errors import ValidationError
 from .models import Job
 from .validation import validate_create, validate_edit
+from .wire import to_wire_name
 
 __all__ = ["ERROR_COLUMN", "KNOWN_NAMES", "RowError", "parse_create", "parse_edit", "wire_name"]
 

@@ -32,6 +32,7 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from .models import CustomField, Job, JobType, JobUpdate
+from .wire import date_from_yyyymmdd, to_wire_name, yyyymmdd
 
 __all__ = ["converter", "to_wire_name"]
 
@@ -40,29 +41,14 @@ _EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MS: Final = timedelta(milliseconds=1)
 
 
-def to_wire_name(attribute: str) -> str:
-    """The wire name of a job attribute: camelCase, except ``extra_*`` names.
-
-    Example::
-
-        >>> to_wire_name("ts_check_in"), to_wire_name("extra_number_1_key")
-        ('tsCheckIn', 'extra_number_1_key')
-    """
-    if attribute.startswith("extra_"):
-        return attribute
-    head, *rest = attribute.split("_")
-    return head + "".join(word.capitalize() for word in rest)
-
-
 def _structure_day(value: Any, _: type) -> date | None:
     if not value:
         return None
-    number = int(value)
-    return date(number // 10000, number // 100 % 100, number % 100)
+    return date_from_yyyymmdd(int(value))
 
 
 def _unstructure_day(value: date) -> int:
-    return value.year * 10000 + value.month * 100 + value.day
+    return yyyymmdd(value)
 
 
 def _structure_ms(value: Any, _: type) -> datetime | None:

@@ -21,9 +21,9 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any, Final
 
-from .converter import to_wire_name
 from .errors import ValidationError
 from .models import UNSET, CustomField, Job, JobType, JobUpdate
+from .wire import date_from_yyyymmdd, to_wire_name
 
 __all__ = ["validate_create", "validate_edit", "validate_edit_pair"]
 
@@ -47,7 +47,7 @@ def _day(value: Any) -> str | None:
     try:
         number = int(value)
         if number:
-            date(number // 10000, number // 100 % 100, number % 100)
+            date_from_yyyymmdd(number)
     except (TypeError, ValueError):
         return "is not a real date (YYYYMMDD)"
     return None

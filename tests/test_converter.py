@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from hellotracks_async import UNSET, CustomField, Job, JobType, JobUpdate
 from hellotracks_async import converter as module
-from hellotracks_async.converter import converter, to_wire_name
+from hellotracks_async.converter import converter
+from hellotracks_async.wire import to_wire_name
 
 DOCS = Path(__file__).parents[2] / "shared" / "api-docs" / "createjobs.txt"
 
