@@ -39,6 +39,8 @@ from .models import (
     time_to_hhmm,
 )
 from .results import BatchFailure, BatchOutcome, BulkResult, Progress
+from .retrying import RetryPolicy
+from .transport import MockTransport, Request, Response, Transport
 
 __version__ = "0.1.0"
 
@@ -62,9 +64,14 @@ __all__ = [
     "Job",
     "JobType",
     "JobUpdate",
+    "MockTransport",
     "Progress",
     "RateLimitError",
+    "Request",
+    "Response",
+    "RetryPolicy",
     "ServerError",
+    "Transport",
     "TransportError",
     "UnsetType",
     "ValidationError",

@@ -126,9 +126,7 @@ def _parse(row: RawRow, *, edit: bool, keep_empty: bool) -> Any:
     return parse_create(row.fields, keep_empty=keep_empty)
 
 
-def check_rows(
-    rows: RowReader, *, edit: bool, report: Callable[[str], object]
-) -> ImportStats:
+def check_rows(rows: RowReader, *, edit: bool, report: Callable[[str], object]) -> ImportStats:
     """Parse and validate every row without sending anything (``--dry-run``).
 
     ``report`` gets ``line N: <why>`` for each invalid row.

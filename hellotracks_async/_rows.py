@@ -175,9 +175,7 @@ def parse_create(row: Mapping[str, Any], *, keep_empty: bool = False) -> dict[st
     return wire
 
 
-def parse_edit(
-    row: Mapping[str, Any], *, keep_empty: bool = False
-) -> tuple[str, dict[str, Any]]:
+def parse_edit(row: Mapping[str, Any], *, keep_empty: bool = False) -> tuple[str, dict[str, Any]]:
     """The ``(job_id, fields)`` pair of one row of an edit file; ``id`` is required.
 
     Empty values as for :func:`parse_create` (in JSONL, ``"receiverUid": ""`` unassigns).

@@ -112,22 +112,54 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.add_argument("file", metavar="FILE", type=Path, help="the .csv, .jsonl or .ndjson file")
     imp.add_argument("--edit", action="store_true", help="edit jobs: every row needs an id")
-    imp.add_argument("--batch-size", type=_positive_int, default=100, metavar="N",
-                     help="jobs per request (default 100)")
-    imp.add_argument("--concurrency", type=_positive_int, default=4, metavar="N",
-                     help="requests in flight at once (default 4)")
-    imp.add_argument("--max-retries", type=_non_negative_int, default=5, metavar="N",
-                     help="retries per request for transient failures (default 5)")
-    imp.add_argument("--timeout", type=_positive_float, default=30.0, metavar="SECONDS",
-                     help="seconds per attempt (default 30)")
-    imp.add_argument("--dry-run", action="store_true",
-                     help="check every row, send nothing (no API key needed)")
-    imp.add_argument("--base-url", metavar="URL",
-                     help="API root (default: env HELLOTRACKS_BASE_URL or the public API)")
-    imp.add_argument("--api-key-file", type=Path, metavar="PATH",
-                     help="read the API key from this file (default: env HELLOTRACKS_API_KEY)")
-    imp.add_argument("--failures", type=Path, metavar="PATH",
-                     help="where failed rows go (default: <FILE stem>.failures.<ext> beside it)")
+    imp.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=100,
+        metavar="N",
+        help="jobs per request (default 100)",
+    )
+    imp.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=4,
+        metavar="N",
+        help="requests in flight at once (default 4)",
+    )
+    imp.add_argument(
+        "--max-retries",
+        type=_non_negative_int,
+        default=5,
+        metavar="N",
+        help="retries per request for transient failures (default 5)",
+    )
+    imp.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds per attempt (default 30)",
+    )
+    imp.add_argument(
+        "--dry-run", action="store_true", help="check every row, send nothing (no API key needed)"
+    )
+    imp.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="API root (default: env HELLOTRACKS_BASE_URL or the public API)",
+    )
+    imp.add_argument(
+        "--api-key-file",
+        type=Path,
+        metavar="PATH",
+        help="read the API key from this file (default: env HELLOTRACKS_API_KEY)",
+    )
+    imp.add_argument(
+        "--failures",
+        type=Path,
+        metavar="PATH",
+        help="where failed rows go (default: <FILE stem>.failures.<ext> beside it)",
+    )
     imp.add_argument("--no-progress", action="store_true", help="no progress bar")
     imp.set_defaults(run=_import)
 
@@ -137,14 +169,23 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run FakeHellotracks (jobs in memory) until Ctrl-C.",
     )
     fake.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
-    fake.add_argument("--port", type=_non_negative_int, default=8080,
-                      help="default 8080; 0 picks a free port")
-    fake.add_argument("--fault-rate", type=_rate, default=0.0, metavar="R",
-                      help="share of requests that get a fault of any kind (default 0)")
+    fake.add_argument(
+        "--port", type=_non_negative_int, default=8080, help="default 8080; 0 picks a free port"
+    )
+    fake.add_argument(
+        "--fault-rate",
+        type=_rate,
+        default=0.0,
+        metavar="R",
+        help="share of requests that get a fault of any kind (default 0)",
+    )
     fake.add_argument("--seed", type=int, help="seed of the fault sequence")
-    fake.add_argument("--no-store", action="store_true",
-                      help="keep no job (for load tests): createjobs answers as usual, "
-                           "editjobs/getjobs see no job, memory stays flat")
+    fake.add_argument(
+        "--no-store",
+        action="store_true",
+        help="keep no job (for load tests): createjobs answers as usual, "
+        "editjobs/getjobs see no job, memory stays flat",
+    )
     fake.set_defaults(run=_fake_server)
 
     demo = commands.add_parser(
@@ -155,10 +196,16 @@ def build_parser() -> argparse.ArgumentParser:
             "generated jobs, and check the server's store: nothing lost, no duplicates."
         ),
     )
-    demo.add_argument("--jobs", type=_positive_int, default=10_000, metavar="N",
-                      help="default 10000")
-    demo.add_argument("--fault-rate", type=_rate, default=0.05, metavar="R",
-                      help="share of requests that get a fault (default 0.05)")
+    demo.add_argument(
+        "--jobs", type=_positive_int, default=10_000, metavar="N", help="default 10000"
+    )
+    demo.add_argument(
+        "--fault-rate",
+        type=_rate,
+        default=0.05,
+        metavar="R",
+        help="share of requests that get a fault (default 0.05)",
+    )
     demo.add_argument("--seed", type=int, default=2026, help="default 2026")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
     demo.set_defaults(run=_demo)
@@ -300,7 +347,10 @@ def _fake_server(args: argparse.Namespace) -> int:
     try:
         asyncio.run(
             serve(
-                host=args.host, port=args.port, fault_rate=args.fault_rate, seed=args.seed,
+                host=args.host,
+                port=args.port,
+                fault_rate=args.fault_rate,
+                seed=args.seed,
                 store_jobs=not args.no_store,
             )
         )
@@ -330,9 +380,7 @@ def _demo(args: argparse.Namespace) -> int:
         bar.show(done=totals.succeeded + totals.failed, failed=totals.failed)
 
     try:
-        report = asyncio.run(
-            run_demo(args.jobs, args.fault_rate, args.seed, progress=progress)
-        )
+        report = asyncio.run(run_demo(args.jobs, args.fault_rate, args.seed, progress=progress))
     finally:
         for bar in bars.values():
             bar.close()

@@ -1,9 +1,10 @@
-"""The async client: a thin shell of I/O around the pure operations.
+"""The client: a thin facade holding settings and lifecycle over the bulk engine.
 
-It owns three things: the aiohttp session, the tenacity loop around each request, and
-the window that keeps at most ``max_concurrency`` requests in flight while consuming the
-input lazily. Everything else (validation, wire format, idempotency keys, classifying
-answers, matching them to inputs) happens in pure code it calls.
+:class:`HellotracksClient` checks its settings, owns the transport (aiohttp by default)
+and offers the public calls. The work happens below it: the pure operations and sans-I/O
+code prepare and read requests, the :class:`~hellotracks_async.engine.BulkEngine` keeps the
+window of batches in flight, and the :class:`~hellotracks_async.sender.BatchSender` sends
+each batch with retries.
 
 Example::
 
@@ -14,37 +15,28 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ipaddress
-import logging
 import os
-import time
-from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 import aiohttp
 
-from .batching import batches
-from .errors import (
-    AuthenticationError,
-    BulkError,
-    ConfigurationError,
-    HellotracksError,
-    TransportError,
-)
+from .aiohttp_transport import AiohttpTransport
+from .engine import BulkEngine, ProgressCallback
+from .errors import ConfigurationError, HellotracksError
 from .models import Job, JobUpdate
-from .operations import CreateJobs, EditJobs, Operation, Prepared
-from .results import BatchOutcome, BulkResult, Progress, ResultAssembler, Tally
-from .retrying import RetryPolicy, blames_input
-from .sansio import parse_answer
+from .operations import CreateJobs, EditJobs
+from .results import BatchOutcome, BulkResult
+from .retrying import RetryPolicy
+from .sender import BatchSender
+from .transport import Transport
 from .validation import validate_create, validate_edit_pair
 
 __all__ = ["DEFAULT_BASE_URL", "HellotracksClient", "JobsInput", "UpdatesInput"]
-
-logger = logging.getLogger("hellotracks_async")
 
 DEFAULT_BASE_URL: Final = "https://api.hellotracks.com/api/"
 
@@ -55,21 +47,6 @@ _Update = JobUpdate | Mapping[str, Any]
 UpdatesInput = (
     Mapping[str, _Update] | Iterable[tuple[str, _Update]] | AsyncIterable[tuple[str, _Update]]
 )
-ProgressCallback = Callable[[Progress], object]
-
-
-class _Secret:
-    """Holds the API key; its ``repr`` and ``str`` never show it."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: str) -> None:
-        self.value = value
-
-    def __repr__(self) -> str:
-        return "'***'"
-
-    __str__ = __repr__
 
 
 def _is_local(host: str | None) -> bool:
@@ -92,6 +69,22 @@ def _check_base_url(base_url: str) -> str:
     )
 
 
+def _whole(name: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigurationError(f"{name} must be a whole number of at least {low}, got {value!r}")
+    return value
+
+
+def _retry_policy(retry: RetryPolicy | None, max_retries: int | None) -> RetryPolicy:
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        raise ConfigurationError(f"retry must be a RetryPolicy, got {retry!r}")
+    if max_retries is None:
+        return retry or RetryPolicy()
+    if retry is not None:
+        raise ConfigurationError("pass max_retries inside retry=RetryPolicy(...), not both")
+    return RetryPolicy(max_retries=max_retries)
+
+
 class HellotracksClient:
     """Async client for ``createjobs`` / ``editjobs`` in bounded, retried batches.
 
@@ -100,16 +93,23 @@ class HellotracksClient:
         base_url: defaults to env ``HELLOTRACKS_BASE_URL`` or the public API; https is
             required except on localhost.
         batch_size: jobs per request. max_concurrency: requests in flight at once.
-        max_retries: retries per request after the first attempt (transient failures only).
-        timeout: seconds per attempt. retry_deadline: seconds from a request's first
-            attempt after which no retry starts. backoff / max_backoff: exponential
-            backoff bounds, in seconds. max_retry_after: the longest ``Retry-After``
-            waited for; a longer one fails the batch with :class:`RateLimitError`.
-        session: a caller-owned ``aiohttp.ClientSession``; used, never closed.
+        max_retries: retries per request after the first attempt (transient failures
+            only); a shorthand for ``retry=RetryPolicy(max_retries=...)``.
+        timeout: seconds per attempt.
+        retry: a :class:`RetryPolicy`: retries, their total time, backoff and the longest
+            ``Retry-After`` waited for.
+        session: a caller-owned ``aiohttp.ClientSession``; used, never closed. Requests
+            carry the same headers as on the client's own session.
+        transport: send through this :class:`~hellotracks_async.transport.Transport`
+            instead of aiohttp (e.g. a :class:`~hellotracks_async.transport.MockTransport`
+            in tests); ``base_url`` and ``session`` are then not used.
+
+    A bad setting raises :class:`ConfigurationError` naming it.
 
     Example::
 
-        async with HellotracksClient(api_key=key, batch_size=200) as client:
+        async with HellotracksClient(api_key=key, batch_size=200,
+                                     retry=RetryPolicy(max_retries=8)) as client:
             result = await client.create_jobs(Job(destination_name=n) for n in names)
             await client.edit_jobs({job.id: JobUpdate(priority=9) for job in result.jobs})
     """
@@ -121,37 +121,30 @@ class HellotracksClient:
         base_url: str | None = None,
         batch_size: int = 100,
         max_concurrency: int = 4,
-        max_retries: int = 5,
+        max_retries: int | None = None,
         timeout: float = 30.0,
-        retry_deadline: float = 120.0,
-        backoff: float = 0.5,
-        max_backoff: float = 30.0,
-        max_retry_after: float = 60.0,
+        retry: RetryPolicy | None = None,
         session: aiohttp.ClientSession | None = None,
+        transport: Transport | None = None,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("HELLOTRACKS_API_KEY")
         if not key:
             raise ConfigurationError("no API key: pass api_key= or set HELLOTRACKS_API_KEY")
-        if batch_size < 1 or max_concurrency < 1:
-            raise ConfigurationError("batch_size and max_concurrency must be at least 1")
-        if timeout <= 0:
-            raise ConfigurationError("timeout must be positive")
-        self._api_key = _Secret(key)
+        self._batch_size = _whole("batch_size", batch_size, 1)
+        self._max_concurrency = _whole("max_concurrency", max_concurrency, 1)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise ConfigurationError(f"timeout must be a positive number, got {timeout!r}")
+        self._retry = _retry_policy(retry, max_retries)
         self._base_url = _check_base_url(
             base_url or os.environ.get("HELLOTRACKS_BASE_URL") or DEFAULT_BASE_URL
         )
-        self._batch_size = batch_size
-        self._max_concurrency = max_concurrency
-        self._retry = RetryPolicy(
-            max_retries=max_retries,
-            deadline=retry_deadline,
-            backoff=backoff,
-            max_backoff=max_backoff,
-            max_retry_after=max_retry_after,
+        self._transport: Transport = transport or AiohttpTransport(
+            self._base_url, key, session=session, connection_limit=self._max_concurrency * 2
         )
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._session = session
-        self._owns_session = session is None
+        sender = BatchSender(self._transport, retry=self._retry, timeout=timeout, redact=key)
+        self._engine = BulkEngine(
+            sender, batch_size=self._batch_size, max_concurrency=self._max_concurrency
+        )
         self._closed = False
 
     def __repr__(self) -> str:
@@ -165,6 +158,11 @@ class HellotracksClient:
         """The API root, ending in ``/``; endpoints are appended to it."""
         return self._base_url
 
+    @property
+    def retry(self) -> RetryPolicy:
+        """The :class:`RetryPolicy` in force."""
+        return self._retry
+
     async def __aenter__(self) -> HellotracksClient:
         return self
 
@@ -177,202 +175,13 @@ class HellotracksClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the session if this client made it; a caller-owned one stays open."""
+        """Close the transport (its own session; a caller-owned one stays open)."""
         self._closed = True
-        session, self._session = self._session, None
-        if session is not None and self._owns_session and not session.closed:
-            await session.close()
+        await self._transport.aclose()
 
-    def _get_session(self) -> aiohttp.ClientSession:
+    def _check_open(self) -> None:
         if self._closed:
-            raise HellotracksError("this client is closed")
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._max_concurrency * 2),
-                headers={"API-Key": self._api_key.value, "Content-Type": "application/json"},
-            )
-        return self._session
-
-    # -- one request --------------------------------------------------------------------
-
-    async def _post(self, endpoint: str, body: bytes, label: str) -> dict[str, Any]:
-        """One attempt: POST the body, return the success answer or raise a typed error."""
-        session = self._get_session()
-        headers = None if self._owns_session else {"API-Key": self._api_key.value}
-        try:
-            async with session.post(
-                self._base_url + endpoint, data=body, headers=headers, timeout=self._timeout
-            ) as response:
-                raw = await response.read()
-                logger.debug("%s: HTTP %d, %d bytes", label, response.status, len(raw))
-                return parse_answer(
-                    response.status, response.headers, raw, redact=self._api_key.value
-                )
-        except aiohttp.ClientConnectorError as exc:
-            raise TransportError(
-                f"cannot connect to {exc.host}:{exc.port}", maybe_sent=False
-            ) from None
-        except aiohttp.ConnectionTimeoutError:
-            raise TransportError(
-                f"no connection within {self._timeout.total} s", maybe_sent=False
-            ) from None
-        except asyncio.TimeoutError:
-            raise TransportError(
-                f"no answer within {self._timeout.total} s", maybe_sent=True
-            ) from None
-        except aiohttp.ClientError as exc:
-            raise TransportError(f"{type(exc).__name__}: {exc}", maybe_sent=True) from None
-
-    async def _attempts(self, operation: Operation, prepared: Prepared) -> BatchOutcome:
-        """Send one prepared request with retries; failures come back in the outcome.
-
-        The first attempt is made directly: most requests succeed at once, and building
-        a tenacity loop costs more than the rest of the request's own Python. Only after
-        a retryable failure does tenacity take over, the failure replayed as its first
-        attempt, so the policy (stop, wait, logs) sees exactly what happened.
-        """
-        started = time.monotonic()
-        try:
-            answer = await self._post(operation.endpoint, prepared.body, prepared.label)
-            return operation.outcome(prepared, answer, requests=1, retries=0)
-        except Exception as exc:
-            if not self._retry.is_retryable(exc, idempotent=prepared.idempotent):
-                return self._failed(prepared, exc, requests=1)
-            first: Exception | None = exc
-        requests = 1
-        try:
-            async for attempt in self._retry.retrying(
-                idempotent=prepared.idempotent,
-                label=prepared.label,
-                spent=time.monotonic() - started,
-            ):
-                with attempt:
-                    if first is not None:
-                        replayed, first = first, None
-                        raise replayed
-                    requests += 1
-                    answer = await self._post(operation.endpoint, prepared.body, prepared.label)
-                    return operation.outcome(
-                        prepared, answer, requests=requests, retries=requests - 1
-                    )
-        except Exception as exc:
-            return self._failed(prepared, exc, requests=requests)
-        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
-
-    @staticmethod
-    def _failed(prepared: Prepared, exc: Exception, *, requests: int) -> BatchOutcome:
-        logger.warning("%s failed after %d attempt(s): %s", prepared.label, requests, exc)
-        return prepared.failed(exc, requests=requests, retries=requests - 1)
-
-    async def _send(self, operation: Operation, prepared: Prepared) -> BatchOutcome:
-        """Send one batch; never raises but for cancellation.
-
-        When the server refuses the batch's content (see :func:`blames_input`), the batch
-        is sent again in halves, and so on, so that only the jobs it refuses fail. A few
-        bad jobs cost about ``2 log2(batch_size)`` extra requests each; a budget of
-        ``4 log2(batch_size)`` bounds the cost of a batch where every job is refused.
-        """
-        parts = [prepared]
-        budget = 4 * len(prepared.indices).bit_length()
-        done: list[BatchOutcome] = []
-        requests = retries = 0
-        while parts:
-            part = parts.pop()
-            outcome = await self._attempts(operation, part)
-            requests += outcome.requests
-            retries += outcome.retries
-            refused = outcome.failures and blames_input(outcome.failures[0].exception)
-            if refused and len(part.indices) > 1 and part.idempotent and budget >= 2:
-                budget -= 2
-                first, second = operation.split(part)
-                parts += [second, first]  # a stack: the first half goes next
-                logger.info("%s refused; sending it in halves to find the job", part.label)
-                continue
-            done.append(outcome)
-        if len(done) == 1:  # never split: its own counts are the batch's
-            return done[0]
-        return BatchOutcome(
-            indices=tuple(i for outcome in done for i in outcome.indices),
-            jobs=tuple(job for outcome in done for job in outcome.jobs),
-            failures=tuple(f for outcome in done for f in outcome.failures),
-            requests=requests,
-            retries=retries,
-        )
-
-    # -- the window ---------------------------------------------------------------------
-
-    async def _stream(
-        self,
-        operation: Operation,
-        source: Iterable[Any] | AsyncIterable[Any],
-        progress: ProgressCallback | None,
-    ) -> AsyncGenerator[BatchOutcome, None]:
-        """Run batches with at most ``max_concurrency`` in flight; yield as they finish."""
-        tally = Tally()
-        running: set[asyncio.Task[BatchOutcome]] = set()
-        refused: list[AuthenticationError] = []  # once the key is refused, stop sending
-
-        def report(outcome: BatchOutcome) -> BatchOutcome:
-            for failure in outcome.failures:
-                if isinstance(failure.exception, AuthenticationError) and not refused:
-                    refused.append(failure.exception)
-            totals = tally.add(outcome)
-            if progress is not None:
-                progress(totals)
-            return outcome
-
-        try:
-            async for batch in batches(source, self._batch_size):
-                prepared, rejected = operation.prepare(batch)
-                for failure in rejected:
-                    yield report(BatchOutcome(failures=(failure,)))
-                if prepared is None:
-                    continue
-                while len(running) >= self._max_concurrency:
-                    done, running = await asyncio.wait(
-                        running, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    for task in done:
-                        yield report(task.result())
-                if refused:
-                    yield report(prepared.failed(_not_sent(refused[0]), requests=0, retries=0))
-                    continue
-                running.add(asyncio.create_task(self._send(operation, prepared)))
-            while running:
-                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    yield report(task.result())
-        finally:
-            for task in running:
-                task.cancel()
-            if running:
-                await asyncio.gather(*running, return_exceptions=True)
-
-    async def _collect(
-        self,
-        operation: Operation,
-        source: Iterable[Any] | AsyncIterable[Any],
-        progress: ProgressCallback | None,
-        raise_on_error: bool,
-    ) -> BulkResult:
-        started = time.perf_counter()
-        assembler = ResultAssembler()
-        async with contextlib.aclosing(self._stream(operation, source, progress)) as outcomes:
-            async for outcome in outcomes:
-                assembler.add(outcome)
-        result = assembler.result(elapsed=time.perf_counter() - started)
-        logger.info(
-            "%s: %d succeeded, %d failed, %d requests, %d retries in %.2f s",
-            operation.endpoint,
-            result.succeeded,
-            result.failed,
-            result.requests,
-            result.retries,
-            result.elapsed,
-        )
-        if raise_on_error and result.failures:
-            raise BulkError(result)
-        return result
+            raise HellotracksError("this client is closed; make a new HellotracksClient")
 
     # -- public API ---------------------------------------------------------------------
 
@@ -406,6 +215,7 @@ class HellotracksClient:
             result = await client.create_jobs([Job(destination_name="Acme")])
             print(result.jobs[0].id)
         """
+        self._check_open()
         validated = False
         if isinstance(jobs, (list, tuple)):  # then prepare() need not check each job again
             validated = True
@@ -418,7 +228,7 @@ class HellotracksClient:
             idempotency=idempotency,
             validated=validated,
         )
-        return await self._collect(operation, jobs, progress, raise_on_error)
+        return await self._engine.run(operation, jobs, progress, raise_on_error=raise_on_error)
 
     async def edit_jobs(
         self,
@@ -439,6 +249,7 @@ class HellotracksClient:
 
             await client.edit_jobs({"64d88ed519c0ae41096aa4b4": JobUpdate(worker="a@b.c")})
         """
+        self._check_open()
         pairs = _pairs(updates)
         validated = False
         if isinstance(pairs, (list, tuple)):  # then prepare() need not check each again
@@ -448,7 +259,7 @@ class HellotracksClient:
         operation = EditJobs(
             notify=notify, send_route_change=send_route_change, validated=validated
         )
-        return await self._collect(operation, pairs, progress, raise_on_error)
+        return await self._engine.run(operation, pairs, progress, raise_on_error=raise_on_error)
 
     async def stream_create_jobs(
         self,
@@ -471,13 +282,14 @@ class HellotracksClient:
                 async for outcome in outcomes:
                     save(outcome.jobs)
         """
+        self._check_open()
         operation = CreateJobs(
             autoassign=autoassign,
             send_route_change=send_route_change,
             is_template=is_template,
             idempotency=idempotency,
         )
-        async with contextlib.aclosing(self._stream(operation, jobs, progress)) as outcomes:
+        async with contextlib.aclosing(self._engine.stream(operation, jobs, progress)) as outcomes:
             async for outcome in outcomes:
                 yield outcome
 
@@ -496,25 +308,16 @@ class HellotracksClient:
             async for outcome in client.stream_edit_jobs(pairs):
                 print(len(outcome.jobs), "edited")
         """
+        self._check_open()
         operation = EditJobs(notify=notify, send_route_change=send_route_change)
         async with contextlib.aclosing(
-            self._stream(operation, _pairs(updates), progress)
+            self._engine.stream(operation, _pairs(updates), progress)
         ) as outcomes:
             async for outcome in outcomes:
                 yield outcome
-
-
-def _not_sent(refusal: AuthenticationError) -> AuthenticationError:
-    return AuthenticationError(
-        "not sent: the API key was refused on an earlier request",
-        http_status=refusal.http_status,
-        api_status=refusal.api_status,
-        body=refusal.body,
-    )
 
 
 def _pairs(updates: UpdatesInput) -> Iterable[Any] | AsyncIterable[Any]:
     if isinstance(updates, Mapping):
         return list(updates.items())
     return updates
-

@@ -250,9 +250,7 @@ class _JobCodec:
     def __init__(self, conv: cattrs.Converter) -> None:
         renames = _wire_renames(Job)
         self._known = frozenset(renames.values())
-        overrides: dict[str, Any] = {
-            name: override(rename=wire) for name, wire in renames.items()
-        }
+        overrides: dict[str, Any] = {name: override(rename=wire) for name, wire in renames.items()}
         self._structure_fields = make_dict_structure_fn(
             Job, conv, extras=override(omit=True), **overrides
         )
@@ -533,9 +531,7 @@ def _make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook(datetime, _unstructure_ms)
     conv.register_structure_hook(JobType, lambda value, _: JobType(int(value)))
     conv.register_unstructure_hook(JobType, int)
-    conv.register_unstructure_hook(
-        CustomField, lambda field: {"key": field.key, "val": field.val}
-    )
+    conv.register_unstructure_hook(CustomField, lambda field: {"key": field.key, "val": field.val})
     attrs.resolve_types(Job)
     attrs.resolve_types(JobUpdate)
     _install_job(conv)

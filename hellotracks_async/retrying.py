@@ -30,6 +30,7 @@ import tenacity
 from .errors import (
     APIError,
     AuthenticationError,
+    ConfigurationError,
     RateLimitError,
     ServerError,
     TransportError,
@@ -38,6 +39,32 @@ from .errors import (
 __all__ = ["RetryPolicy", "blames_input"]
 
 logger = logging.getLogger("hellotracks_async")
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise ConfigurationError(f"{name} must be a number, got {value!r}")
+    return float(value)
+
+
+def _at_least(low: float, *, whole: bool = False) -> Any:
+    """An attrs validator raising :class:`ConfigurationError` under the user's name."""
+
+    def check(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if whole and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ConfigurationError(f"{attribute.name} must be a whole number, got {value!r}")
+        if _number(value, attribute.name) < low:
+            raise ConfigurationError(f"{attribute.name} must be at least {low}, got {value!r}")
+
+    return check
+
+
+def _above(low: float) -> Any:
+    def check(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if _number(value, attribute.name) <= low:
+            raise ConfigurationError(f"{attribute.name} must be above {low}, got {value!r}")
+
+    return check
 
 
 @attrs.frozen
@@ -55,11 +82,11 @@ class RetryPolicy:
         0
     """
 
-    max_retries: int = attrs.field(default=5, validator=attrs.validators.ge(0))
-    deadline: float = attrs.field(default=120.0, validator=attrs.validators.gt(0))
-    backoff: float = attrs.field(default=0.5, validator=attrs.validators.ge(0))
-    max_backoff: float = attrs.field(default=30.0, validator=attrs.validators.ge(0))
-    max_retry_after: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
+    max_retries: int = attrs.field(default=5, validator=_at_least(0, whole=True))
+    deadline: float = attrs.field(default=120.0, validator=_above(0))
+    backoff: float = attrs.field(default=0.5, validator=_at_least(0))
+    max_backoff: float = attrs.field(default=30.0, validator=_at_least(0))
+    max_retry_after: float = attrs.field(default=60.0, validator=_at_least(0))
 
     def is_retryable(self, exc: BaseException, *, idempotent: bool) -> bool:
         """Whether ``exc`` is transient, and retrying is safe for this request."""
@@ -83,46 +110,58 @@ class RetryPolicy:
             return exc.retry_after
         return float(min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
 
-    def retrying(
-        self, *, idempotent: bool, label: str, spent: float = 0.0
-    ) -> tenacity.AsyncRetrying:
+    def retrying(self, *, idempotent: bool, label: str) -> tenacity.AsyncRetrying:
         """A tenacity loop for one request; ``label`` names it in the INFO retry logs.
 
-        ``spent``: seconds the request has already used before the loop starts (a first
-        attempt made outside it), taken off the deadline.
+        It stops after ``max_retries`` retries or once ``deadline`` seconds have passed
+        since the first attempt. Answers of HTTP 429 do not count as retries: waiting out
+        a rate limit is bounded by time alone.
         """
         jitter = tenacity.wait_random(0, self.backoff)
+        rate_limited = 0  # attempts answered 429 so far: not retries
+
+        def count(state: tenacity.RetryCallState) -> None:  # once per failed attempt
+            nonlocal rate_limited
+            if isinstance(_failure(state), RateLimitError):
+                rate_limited += 1
 
         def wait(state: tenacity.RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            pause = self.wait_seconds(exc, state.attempt_number)
-            if isinstance(exc, RateLimitError) and exc.retry_after is not None:
-                return pause
-            return min(self.max_backoff, pause + jitter(state))
+            exc = _failure(state)
+            if isinstance(exc, RateLimitError):
+                return self.wait_seconds(exc, state.attempt_number)
+            retries = state.attempt_number - rate_limited
+            return min(self.max_backoff, self.wait_seconds(exc, retries) + jitter(state))
+
+        def stop(state: tenacity.RetryCallState) -> bool:
+            spent = state.seconds_since_start or 0.0
+            if spent + state.upcoming_sleep >= self.deadline:
+                return True
+            return state.attempt_number - rate_limited > self.max_retries
 
         def log_retry(state: tenacity.RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
             pause = state.next_action.sleep if state.next_action else 0.0
             logger.info(
                 "%s: attempt %d failed (%s); retrying in %.2f s",
                 label,
                 state.attempt_number,
-                _describe(exc),
+                _describe(_failure(state)),
                 pause,
             )
 
         return tenacity.AsyncRetrying(
-            stop=(
-                tenacity.stop_after_attempt(self.max_retries + 1)
-                | tenacity.stop_before_delay(self.deadline - spent)
-            ),
+            stop=stop,
             wait=wait,
             retry=tenacity.retry_if_exception(
                 lambda exc: self.is_retryable(exc, idempotent=idempotent)
             ),
+            after=count,
             before_sleep=log_retry,
             reraise=True,
         )
+
+
+def _failure(state: tenacity.RetryCallState) -> BaseException | None:
+    return state.outcome.exception() if state.outcome else None
 
 
 def blames_input(exc: BaseException) -> bool:

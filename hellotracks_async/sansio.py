@@ -108,9 +108,7 @@ def parse_answer(
     excerpt = _excerpt(body, redact)
     if http_status == 429:
         retry_after = parse_retry_after(headers.get("Retry-After"))
-        raise RateLimitError(
-            "rate limited", http_status=429, retry_after=retry_after, body=excerpt
-        )
+        raise RateLimitError("rate limited", http_status=429, retry_after=retry_after, body=excerpt)
     if http_status >= 500:
         raise ServerError("server error", http_status=http_status, body=excerpt)
     if http_status in (401, 403):

@@ -80,8 +80,10 @@ def _custom_fields(value: Any) -> str | None:
     if not isinstance(value, list):
         return "must be a list of {key, val}"
     for item in value:
-        key = item.key if isinstance(item, CustomField) else (
-            item.get("key") if isinstance(item, Mapping) else None
+        key = (
+            item.key
+            if isinstance(item, CustomField)
+            else (item.get("key") if isinstance(item, Mapping) else None)
         )
         if not isinstance(key, str):
             return f"has a custom field whose key {key!r} is not a string"
@@ -134,6 +136,7 @@ _SURELY_VALID: Final[dict[str, str]] = {
 
 _CHECKS_BY_WIRE: Final = {wire: check for _, wire, check in _CHECKS}
 
+
 def _check(wire: str, value: Any, index: int) -> None:
     if value is None or value is UNSET:
         return
@@ -164,7 +167,10 @@ def _make_checker(kind: type) -> Callable[[Any, int], None]:
     else:
         reads = [(wire, f"item.{name}") for name, wire, _ in _CHECKS if hasattr(kind, name)]
     namespace: dict[str, Any] = {
-        "date": date, "datetime": datetime, "JobType": JobType, "UNSET": UNSET,
+        "date": date,
+        "datetime": datetime,
+        "JobType": JobType,
+        "UNSET": UNSET,
         "ValidationError": ValidationError,
     }
     lines = ["def check_fields(item, index):"]

@@ -18,9 +18,7 @@ from benchmarks.report import render
 _VARIANTS = ("sdk", "sdk_dicts", "raw", "naive")
 
 
-@pytest.mark.parametrize(
-    "module", [benchmarks.shapes, benchmarks.throughput, benchmarks.report]
-)
+@pytest.mark.parametrize("module", [benchmarks.shapes, benchmarks.throughput, benchmarks.report])
 def test_doctests(module: Any) -> None:
     assert doctest.testmod(module).failed == 0
 
@@ -34,9 +32,19 @@ def test_tiny_run_writes_every_section(tmp_path: Path) -> None:
     output = tmp_path / "latest.json"
     args = _parser().parse_args(
         [
-            "--jobs", "200", "--naive-jobs", "10", "--repeats", "1",
-            "--memory-jobs", "2000", "--structuring-jobs", "100",
-            "--output", str(output), "--profile",
+            "--jobs",
+            "200",
+            "--naive-jobs",
+            "10",
+            "--repeats",
+            "1",
+            "--memory-jobs",
+            "2000",
+            "--structuring-jobs",
+            "100",
+            "--output",
+            str(output),
+            "--profile",
         ]
     )
     report = run(args)
@@ -48,8 +56,10 @@ def test_tiny_run_writes_every_section(tmp_path: Path) -> None:
             _positive(variants[name])
             assert variants[name]["jobs"] == (10 if name == "naive" else 200)
         assert set(variants["ratios"]) == {
-            "sdk_raw_cpu_per_job", "sdk_raw_jobs_per_s",
-            "sdk_naive_cpu_per_job", "sdk_naive_jobs_per_s",
+            "sdk_raw_cpu_per_job",
+            "sdk_raw_jobs_per_s",
+            "sdk_naive_cpu_per_job",
+            "sdk_naive_jobs_per_s",
         }
         assert all(value > 0 for value in variants["ratios"].values())
         rows = report["structuring"][shape]

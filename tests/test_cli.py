@@ -88,11 +88,33 @@ async def test_csv_import_creates_jobs_with_typed_fields(
 ) -> None:
     source = _write_csv(
         tmp_path / "jobs.csv",
-        ["destination_name", "destinationLat", "destination_lng", "day", "priority",
-         "window_start", "windowEnd", "customFields", "custom_Color", "worker", "type"],
         [
-            ["Acme HQ", "37.7749", "-122.4194", "2026-11-23", "7", "08:00", "1700",
-             '[{"key": "PO_Number", "val": "PO-1"}]', "red", "jane@company.com", "1"],
+            "destination_name",
+            "destinationLat",
+            "destination_lng",
+            "day",
+            "priority",
+            "window_start",
+            "windowEnd",
+            "customFields",
+            "custom_Color",
+            "worker",
+            "type",
+        ],
+        [
+            [
+                "Acme HQ",
+                "37.7749",
+                "-122.4194",
+                "2026-11-23",
+                "7",
+                "08:00",
+                "1700",
+                '[{"key": "PO_Number", "val": "PO-1"}]',
+                "red",
+                "jane@company.com",
+                "1",
+            ],
             ["Globex", "52.52", "13.405", "20261124", "", "", "", "", "", "", ""],
         ],
     )
@@ -118,8 +140,11 @@ async def test_csv_import_creates_jobs_with_typed_fields(
 async def test_jsonl_import(fake_hellotracks: FakeHellotracks, tmp_path: Path) -> None:
     source = tmp_path / "jobs.jsonl"
     lines = [
-        {"destinationName": "A", "day": 20261123,
-         "customFields": [{"key": "Department", "val": "IT"}]},
+        {
+            "destinationName": "A",
+            "day": 20261123,
+            "customFields": [{"key": "Department", "val": "IT"}],
+        },
         {"destination_name": "B", "priority": "9", "uid_secondary": "EXT-B"},
     ]
     source.write_text("\n".join(json.dumps(line) for line in lines) + "\n\n")
@@ -208,19 +233,21 @@ async def test_bad_lines_fail_by_line_number_and_the_rest_is_created(
     assert "line 5: not a JSON object" in run.err
     assert sorted(_by_name(fake_hellotracks)) == ["A", "D"]
     failures = [
-        json.loads(line)
-        for line in (tmp_path / "jobs.failures.jsonl").read_text().splitlines()
+        json.loads(line) for line in (tmp_path / "jobs.failures.jsonl").read_text().splitlines()
     ]
     assert [f["error"].split(":")[0] for f in failures] == ["line 2", "line 3", "line 5"]
     assert failures[1] == {
-        "destinationName": "C", "priority": "high", "error": failures[1]["error"]
+        "destinationName": "C",
+        "priority": "high",
+        "error": failures[1]["error"],
     }
 
 
 async def test_failures_file_fed_back_completes_without_duplicates(tmp_path: Path) -> None:
     names = [f"Stop {i:03d}" for i in range(100)]
-    source = _write_csv(tmp_path / "jobs.csv", ["destination_name", "day"],
-                        [[name, "20261123"] for name in names])
+    source = _write_csv(
+        tmp_path / "jobs.csv", ["destination_name", "day"], [[name, "20261123"] for name in names]
+    )
     # Half the requests fail: "500" applies nothing, "commit_then_drop" applies the jobs
     # and then drops the connection. No retries, so the failures file gets both kinds.
     faults = Faults(rate=0.5, kinds=("500", "commit_then_drop"), seed=11)
@@ -288,9 +315,12 @@ async def test_the_api_key_is_never_printed(tmp_path: Path) -> None:
         key_file = tmp_path / "key.txt"
         key_file.write_text(wrong + "\n")
         refused = await cli(
-            "-v", "import", source, "--api-key-file", key_file, env=_env(fake) | {
-                "HELLOTRACKS_API_KEY": secret
-            }
+            "-v",
+            "import",
+            source,
+            "--api-key-file",
+            key_file,
+            env=_env(fake) | {"HELLOTRACKS_API_KEY": secret},
         )
 
     assert ok.code == 0, ok.err
@@ -305,8 +335,17 @@ async def test_the_api_key_is_never_printed(tmp_path: Path) -> None:
 
 async def test_fake_server_command_serves_imports_until_interrupted(tmp_path: Path) -> None:
     server = await asyncio.create_subprocess_exec(
-        SCRIPT, "fake-server", "--port", "0", "--fault-rate", "0.2", "--seed", "1",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_env(None),
+        SCRIPT,
+        "fake-server",
+        "--port",
+        "0",
+        "--fault-rate",
+        "0.2",
+        "--seed",
+        "1",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_env(None),
     )
     try:
         assert server.stdout is not None
@@ -333,8 +372,14 @@ async def test_fake_server_command_serves_imports_until_interrupted(tmp_path: Pa
 
 async def test_fake_server_no_store_answers_creates_but_keeps_no_job() -> None:
     server = await asyncio.create_subprocess_exec(
-        SCRIPT, "fake-server", "--port", "0", "--no-store",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_env(None),
+        SCRIPT,
+        "fake-server",
+        "--port",
+        "0",
+        "--no-store",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_env(None),
     )
     try:
         assert server.stdout is not None
@@ -376,7 +421,8 @@ def test_row_parsing() -> None:
         "orderId": 12,
     }
     assert parse_edit({"id": "abc", "receiverUid": ""}, keep_empty=True) == (
-        "abc", {"receiverUid": ""}
+        "abc",
+        {"receiverUid": ""},
     )
     assert parse_create({"isTemplate": "false", "destinationName": "A"})["isTemplate"] is False
     for row, message in [

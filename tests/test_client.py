@@ -22,6 +22,7 @@ from hellotracks_async import (
     JobUpdate,
     Progress,
     RateLimitError,
+    RetryPolicy,
     ServerError,
     TransportError,
     ValidationError,
@@ -41,9 +42,14 @@ def mocked() -> Iterator[aioresponses]:
         yield m
 
 
+_RETRY_FIELDS = ("max_retries", "deadline", "backoff", "max_backoff", "max_retry_after")
+
+
 def _client(**kwargs: Any) -> HellotracksClient:
-    options: dict[str, Any] = {"base_url": BASE, "backoff": 0.0, "max_backoff": 0.0}
-    return HellotracksClient(KEY, **(options | kwargs))
+    """A client on BASE without backoff; retry settings go into its RetryPolicy."""
+    retry: dict[str, Any] = {"backoff": 0.0, "max_backoff": 0.0}
+    retry |= {name: kwargs.pop(name) for name in _RETRY_FIELDS if name in kwargs}
+    return HellotracksClient(KEY, base_url=BASE, retry=RetryPolicy(**retry), **kwargs)
 
 
 def _echo(url: Any, **kwargs: Any) -> CallbackResult:
@@ -90,7 +96,7 @@ async def test_caller_owned_session_gets_the_key_and_stays_open(mocked: aiorespo
 
 async def test_edit_payload_matches_docs(mocked: aioresponses) -> None:
     mocked.post(EDIT, callback=_echo)
-    (job_id, fields), = DOCS_EDIT["data"]["jobs"].items()  # type: ignore[attr-defined]
+    ((job_id, fields),) = DOCS_EDIT["data"]["jobs"].items()  # type: ignore[attr-defined]
     async with _client() as client:
         result = await client.edit_jobs({job_id: fields}, notify=False)
     assert _sent(mocked, EDIT) == [DOCS_EDIT]
@@ -225,13 +231,14 @@ async def test_a_refused_batch_is_halved_until_the_bad_job_is_found(
     assert result.requests == 7  # 8 -> 4+4 -> 2+2 -> 1+1: log2(8) levels of two
 
 
-async def test_halving_is_bounded_when_everything_is_refused(mocked: aioresponses) -> None:
+async def test_halving_costs_requests_per_refused_job(mocked: aioresponses) -> None:
     mocked.post(CREATE, status=400, body='{"status": 3}', repeat=True)
     jobs = [Job(destination_name=str(i)) for i in range(100)]
     async with _client(batch_size=100) as client:
         result = await client.create_jobs(jobs, raise_on_error=False)
-    assert result.requests == 1 + 4 * (100).bit_length()  # 29, not 199
-    assert sorted(i for f in result.failures for i in f.indices) == list(range(100))
+    # every job is refused: each fails alone, found by a full tree of halves (2n - 1)
+    assert result.requests == 2 * 100 - 1
+    assert [f.indices for f in result.failures] == [(i,) for i in range(100)]
     assert result.succeeded == 0
 
 
@@ -472,7 +479,7 @@ async def test_requests_are_logged_at_debug_without_the_key(
 async def test_retries_are_bounded_by_total_time_too(mocked: aioresponses) -> None:
     mocked.post(CREATE, status=500, repeat=True)
     # the first pause (0.2 s and up) would end past the 0.1 s deadline: no retry starts
-    async with _client(max_retries=50, retry_deadline=0.1, backoff=0.2, max_backoff=1) as client:
+    async with _client(max_retries=50, deadline=0.1, backoff=0.2, max_backoff=1) as client:
         result = await client.create_jobs([Job(destination_name="a")], raise_on_error=False)
     assert (result.requests, result.failed) == (1, 1)
 
@@ -484,7 +491,7 @@ async def test_the_deadline_counts_the_first_attempt(mocked: aioresponses) -> No
 
     mocked.post(CREATE, callback=slow_failure, repeat=True)
     # no pause between attempts, but the first attempt alone outlasts the 0.2 s deadline
-    async with _client(max_retries=5, retry_deadline=0.2) as client:
+    async with _client(max_retries=5, deadline=0.2) as client:
         result = await client.create_jobs([Job(destination_name="a")], raise_on_error=False)
     assert (result.requests, result.retries, result.failed) == (1, 0, 1)
 

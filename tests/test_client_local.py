@@ -20,7 +20,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from hellotracks_async import BulkError, HellotracksClient, TransportError
+from hellotracks_async import BulkError, HellotracksClient, RetryPolicy, TransportError
 
 
 class _EchoServer:
@@ -124,11 +124,11 @@ async def test_cancelling_create_jobs_leaves_nothing_running(
         run.cancel()
         with pytest.raises(asyncio.CancelledError):
             await run
-        session = client._session
+        session = client._transport._session  # type: ignore[attr-defined]
         assert session is not None
     assert session.closed
     leftover = {t for t in asyncio.all_tasks() - before if t is not asyncio.current_task()}
-    client_tasks = [t for t in leftover if "_send" in repr(t.get_coro())]
+    client_tasks = [t for t in leftover if "BatchSender.send" in repr(t.get_coro())]
     assert client_tasks == []
 
 
@@ -137,7 +137,7 @@ async def test_refused_connection_is_a_transport_error_and_surely_unsent() -> No
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     async with HellotracksClient(
-        "k", base_url=f"http://127.0.0.1:{port}/api/", max_retries=2, backoff=0
+        "k", base_url=f"http://127.0.0.1:{port}/api/", retry=RetryPolicy(max_retries=2, backoff=0)
     ) as client:
         with pytest.raises(BulkError) as caught:
             await client.create_jobs(_jobs(3), idempotency=False)

@@ -334,8 +334,7 @@ def test_memos_remember_and_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> Non
     ]
     assert [job.day for job in jobs] == [date(2026, 1, 1 + n % 5) for n in range(20)]
     assert [job.ts_check_in for job in jobs[1:]] == [
-        datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=n)
-        for n in range(1, 20)
+        datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=n) for n in range(1, 20)
     ]
     # From the compiled function on (the second job), a value repeated in a run is
     # converted once and shared, like cattrs' path could not tell.

@@ -58,11 +58,15 @@ async def test_batches_of_sync_and_async_sources_agree() -> None:
 
     from_sync = [b async for b in batches(iter(range(10)), 4)]
     from_async = [b async for b in batches(agen(), 4)]
-    assert from_sync == from_async == [
-        Batch(0, [0, 1, 2, 3]),
-        Batch(4, [4, 5, 6, 7]),
-        Batch(8, [8, 9]),
-    ]
+    assert (
+        from_sync
+        == from_async
+        == [
+            Batch(0, [0, 1, 2, 3]),
+            Batch(4, [4, 5, 6, 7]),
+            Batch(8, [8, 9]),
+        ]
+    )
     assert [b async for b in batches([], 4)] == []
 
 
@@ -171,7 +175,7 @@ def test_edited_jobs_matched_by_id_and_template_id() -> None:
 
 def _docs_request(name: str) -> dict[str, Any]:
     text = (DOCS / name).read_text()
-    start = text.index('{\n"data"') if name == "editjobs.txt" else text.index("{\n    \"data\"")
+    start = text.index('{\n"data"') if name == "editjobs.txt" else text.index('{\n    "data"')
     body, _ = json.JSONDecoder().raw_decode(text, start)
     return body  # type: ignore[no-any-return]
 

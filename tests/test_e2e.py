@@ -19,6 +19,7 @@ from hellotracks_async import (
     HellotracksClient,
     Job,
     JobUpdate,
+    RetryPolicy,
     ServerError,
     TransportError,
 )
@@ -31,9 +32,8 @@ EVERY_FAULT = Faults(rate=0.2, kinds=FAULT_KINDS, seed=20261123, retry_after=0.0
 def _client(fake: FakeHellotracks, **kwargs: Any) -> HellotracksClient:
     options: dict[str, Any] = {
         "timeout": 0.3,  # the "slow" fault answers after 0.6 s: past it
-        "backoff": 0.01,
-        "max_backoff": 0.05,
-        "max_retries": 12,  # 0.2**13: a batch failing every attempt is not expected
+        # 0.2**13: a batch failing every attempt is not expected
+        "retry": RetryPolicy(backoff=0.01, max_backoff=0.05, max_retries=12),
         "batch_size": 50,  # 200 requests a pass, so that every fault kind comes up
     }
     return HellotracksClient(fake.api_key, base_url=fake.base_url, **(options | kwargs))

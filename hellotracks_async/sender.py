@@ -1,0 +1,134 @@
+"""Sending one prepared batch: attempts under the retry policy, and halving refused batches.
+
+:class:`BatchSender` is the part of the bulk engine that talks to the transport. It never
+raises for a failed batch (only for cancellation): every outcome, good or bad, comes back
+as a :class:`~hellotracks_async.results.BatchOutcome`.
+
+Example::
+
+    >>> import asyncio
+    >>> from hellotracks_async.operations import CreateJobs
+    >>> from hellotracks_async.batching import Batch
+    >>> from hellotracks_async.models import Job
+    >>> from hellotracks_async.transport import MockTransport, Response
+    >>> transport = MockTransport(lambda request: Response(200, {}, b'{"status": 0, '
+    ...     b'"jobs": [{"id": "j1", "uidSecondary": "k1"}]}'))
+    >>> create = CreateJobs()
+    >>> prepared, _ = create.prepare(Batch(0, [Job(uid_secondary="k1")]))
+    >>> outcome = asyncio.run(BatchSender(transport).send(create, prepared))
+    >>> outcome.jobs[0].id, outcome.requests
+    ('j1', 1)
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .errors import HellotracksError
+from .operations import Operation, Prepared
+from .results import BatchOutcome
+from .retrying import RetryPolicy, blames_input
+from .sansio import parse_answer
+from .transport import Transport
+
+__all__ = ["BatchSender"]
+
+logger = logging.getLogger("hellotracks_async")
+
+
+class BatchSender:
+    """Sends prepared batches through a transport, with retries and halving.
+
+    ``redact`` (the API key) is blanked out of every text built from an answer.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        redact: str | None = None,
+    ) -> None:
+        self._transport = transport
+        self._retry = retry or RetryPolicy()
+        self._timeout = timeout
+        self._redact = redact
+
+    async def send(self, operation: Operation, prepared: Prepared) -> BatchOutcome:
+        """Send one batch; when the server refuses its content, send it again in halves.
+
+        A refusal that blames the input (see :func:`blames_input`) splits the batch in
+        two, and so on down to single jobs, so that only the jobs the server refuses
+        fail. The extra requests grow with the number of bad jobs (about
+        ``2 log2(batch_size)`` each), never with the good ones.
+        """
+        parts = [prepared]
+        done: list[BatchOutcome] = []
+        requests = retries = 0
+        while parts:
+            part = parts.pop()
+            outcome = await self._attempts(operation, part)
+            requests += outcome.requests
+            retries += outcome.retries
+            refused = outcome.failures and blames_input(outcome.failures[0].exception)
+            if refused and len(part.indices) > 1 and part.idempotent:
+                first, second = operation.split(part)
+                parts += [second, first]  # a stack: the first half goes next
+                logger.info("%s refused; sending it in halves to find the job", part.label)
+                continue
+            done.append(outcome)
+        if len(done) == 1:  # never split: its own counts are the batch's
+            return done[0]
+        return BatchOutcome(
+            indices=tuple(i for outcome in done for i in outcome.indices),
+            jobs=tuple(job for outcome in done for job in outcome.jobs),
+            failures=tuple(f for outcome in done for f in outcome.failures),
+            requests=requests,
+            retries=retries,
+        )
+
+    async def _attempts(self, operation: Operation, prepared: Prepared) -> BatchOutcome:
+        """Send one request under the retry policy; failures come back in the outcome."""
+        attempts = 0
+        try:
+            async for attempt in self._retry.retrying(
+                idempotent=prepared.idempotent, label=prepared.label
+            ):
+                with attempt:
+                    attempts += 1
+                    answer = await self._post(operation.endpoint, prepared)
+                    return operation.outcome(
+                        prepared, answer, requests=attempts, retries=attempts - 1
+                    )
+        except Exception as exc:
+            error = self._as_ours(exc)
+            logger.warning("%s failed after %d attempt(s): %s", prepared.label, attempts, error)
+            return prepared.failed(error, requests=attempts, retries=attempts - 1)
+        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    async def _post(self, endpoint: str, prepared: Prepared) -> dict[str, object]:
+        response = await self._transport.post(endpoint, prepared.body, timeout=self._timeout)
+        logger.debug("%s: HTTP %d, %d bytes", prepared.label, response.status, len(response.body))
+        return parse_answer(response.status, response.headers, response.body, redact=self._redact)
+
+    def _as_ours(self, exc: Exception) -> HellotracksError:
+        """``exc`` as a :class:`HellotracksError` with no chained exceptions, redacted."""
+        if isinstance(exc, HellotracksError):
+            return _unchained(exc)
+        text = f"unexpected {type(exc).__name__}: {exc}"[:300]
+        if self._redact:
+            text = text.replace(self._redact, "***")
+        return HellotracksError(text)
+
+
+def _unchained(exc: HellotracksError) -> HellotracksError:
+    """The error without the exceptions it was raised during (tenacity's, aiohttp's).
+
+    Their ``repr`` can show request headers, and with them the key; what the caller
+    needs is in our error's own message.
+    """
+    exc.__cause__ = None
+    exc.__context__ = None
+    exc.__suppress_context__ = True
+    return exc
