@@ -91,24 +91,27 @@ class Progress:
     retries: int
 
 
-@attrs.define
+@attrs.frozen
 class BulkResult:
-    """The outcome of :meth:`HellotracksClient.create_jobs` / ``edit_jobs``.
+    """The outcome of :meth:`HellotracksClient.create_jobs` / ``edit_jobs``; immutable.
 
     ``jobs`` are the server's jobs in input order, ``indices[i]`` the input position of
     ``jobs[i]``; ``failures`` hold every input that did not succeed. ``requests`` and
-    ``retries`` count HTTP attempts; ``elapsed`` is wall time in seconds.
+    ``retries`` count HTTP attempts; ``elapsed`` is wall time in seconds. The sequences
+    are tuples (a list passed in is turned into one).
 
     Example::
 
         >>> result = BulkResult(jobs=[Job(id="a")], indices=[0])
         >>> result.ok, result.succeeded, result.failed
         (True, 1, 0)
+        >>> result.jobs
+        (Job(id='a', ...),)
     """
 
-    jobs: list[Job] = attrs.field(factory=list)
-    indices: list[int] = attrs.field(factory=list)
-    failures: list[BatchFailure] = attrs.field(factory=list)
+    jobs: tuple[Job, ...] = attrs.field(default=(), converter=tuple)
+    indices: tuple[int, ...] = attrs.field(default=(), converter=tuple)
+    failures: tuple[BatchFailure, ...] = attrs.field(default=(), converter=tuple)
     requests: int = 0
     retries: int = 0
     elapsed: float = 0.0

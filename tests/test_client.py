@@ -116,7 +116,7 @@ async def test_jobs_are_batched_and_keyed_and_returned_in_input_order(
     assert len(set(keys)) == 25
     assert all(key.startswith("hta-") for key in keys)
     assert [job.destination_name for job in result.jobs] == [f"job {i}" for i in range(25)]
-    assert result.indices == list(range(25))
+    assert result.indices == tuple(range(25))
     assert (result.requests, result.retries, result.ok) == (3, 0, True)
 
 
@@ -227,7 +227,7 @@ async def test_a_refused_batch_is_halved_until_the_bad_job_is_found(
     assert failure.inputs == (jobs[5],)
     assert isinstance(failure.exception, APIError)
     assert failure.exception.api_status == 3
-    assert result.indices == [0, 1, 2, 3, 4, 6, 7]
+    assert result.indices == (0, 1, 2, 3, 4, 6, 7)
     assert result.requests == 7  # 8 -> 4+4 -> 2+2 -> 1+1: log2(8) levels of two
 
 
@@ -262,7 +262,7 @@ async def test_an_edit_with_one_unknown_id_fails_alone(mocked: aioresponses) -> 
     async with _client() as client:
         result = await client.edit_jobs(updates, raise_on_error=False)
     assert [f.indices for f in result.failures] == [(1,)]
-    assert result.indices == [0, 2]
+    assert result.indices == (0, 2)
 
 
 async def test_retries_stop_after_max_retries(mocked: aioresponses) -> None:
@@ -318,7 +318,7 @@ async def test_without_idempotency_ambiguous_failures_are_not_retried(
     (failure,) = result.failures
     assert failure.indices == (0,)
     assert isinstance(failure.exception, TransportError)
-    assert result.indices == [1]
+    assert result.indices == (1,)
     assert result.retries == 1
 
 
@@ -346,7 +346,7 @@ async def test_every_batch_finishes_before_bulk_error(mocked: aioresponses) -> N
             )
     result = caught.value.result
     assert result.failures[0].indices == (0, 1)
-    assert result.indices == [2, 3, 4, 5]
+    assert result.indices == (2, 3, 4, 5)
     assert seen[-1] == Progress(succeeded=4, failed=2, requests=3, retries=0)
     assert len(seen) == 3
     assert "2 of 6 jobs failed" in str(caught.value)
@@ -391,7 +391,7 @@ async def test_a_bad_job_in_a_stream_is_reported_and_the_rest_sent(mocked: aiore
     jobs = (Job(destination_lat=95.0) if i == 3 else Job(destination_name=str(i)) for i in range(5))
     async with _client() as client:
         result = await client.create_jobs(jobs, raise_on_error=False)
-    assert result.indices == [0, 1, 2, 4]
+    assert result.indices == (0, 1, 2, 4)
     (failure,) = result.failures
     assert failure.indices == (3,)
     assert isinstance(failure.exception, ValidationError)

@@ -355,7 +355,7 @@ def test_assembly_restores_input_order_and_keeps_every_input() -> None:
     assembler.add(BatchOutcome(indices=(0, 1), jobs=(Job(id="a"), Job(id="b")), requests=1))
     result = assembler.result(elapsed=1.5)
     assert [job.id for job in result.jobs] == ["a", "b", "e"]
-    assert result.indices == [0, 1, 4]
+    assert result.indices == (0, 1, 4)
     assert (result.succeeded, result.failed, result.ok) == (3, 2, False)
     assert (result.requests, result.retries, result.elapsed) == (5, 2, 1.5)
     assert sorted([*result.indices, *failure.indices]) == list(range(5))

@@ -155,7 +155,7 @@ async def test_unknown_job_id_fails_alone() -> None:
     assert failure.inputs == (updates[15],)
     assert isinstance(failure.exception, APIError)
     assert failure.exception.api_status == 2
-    assert result.indices == [i for i in range(30) if i != 15]
+    assert result.indices == tuple(i for i in range(30) if i != 15)
     assert all(stored[ids[i]]["priority"] == 1 for i in result.indices)
 
 
@@ -171,5 +171,5 @@ async def test_malformed_job_is_refused_by_the_server_and_reported() -> None:
     assert failure.indices == (4,)
     assert isinstance(failure.exception, APIError)
     assert failure.exception.api_status == 3
-    assert result.indices == [0, 1, 2, 3, 5, 6, 7, 8]
+    assert result.indices == (0, 1, 2, 3, 5, 6, 7, 8)
     assert len(stored) == result.succeeded
