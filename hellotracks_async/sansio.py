@@ -22,6 +22,7 @@ import email.utils
 import time
 from collections.abc import Mapping, Sequence
 from itertools import repeat
+from urllib.parse import urlsplit
 from typing import Any
 
 import orjson
@@ -83,6 +84,7 @@ def parse_answer(
 ) -> dict[str, Any]:
     """Classify one HTTP answer: return the decoded success body or raise the typed error.
 
+    - 3xx -> :class:`APIError` naming the redirect's host: redirects are not followed.
     - 401/403 -> :class:`AuthenticationError`; 429 -> :class:`RateLimitError` with
       ``retry_after``; 5xx -> :class:`ServerError`; other non-2xx -> :class:`APIError`.
     - A body that is not a JSON object (a proxy's HTML page) -> :class:`ServerError`.
@@ -106,6 +108,12 @@ def parse_answer(
         if type(answer) is dict and answer.get("status") == 0:
             return answer
     excerpt = _excerpt(body, redact)
+    if 300 <= http_status < 400:
+        target = urlsplit(headers.get("Location", "")).hostname or "an unnamed place"
+        raise APIError(
+            f"redirect to {target} not followed (the API key goes to no other host)",
+            http_status=http_status,
+        )
     if http_status == 429:
         retry_after = parse_retry_after(headers.get("Retry-After"))
         raise RateLimitError("rate limited", http_status=429, retry_after=retry_after, body=excerpt)
