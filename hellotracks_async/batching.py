@@ -11,8 +11,7 @@ Example::
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable
 from typing import Generic, TypeVar
 
 import attrs
@@ -76,11 +75,15 @@ class Chunker(Generic[_T]):
         return batch
 
 
-async def batches(source: Iterable[_T] | AsyncIterable[_T], size: int) -> AsyncIterator[Batch[_T]]:
+async def batches(
+    source: Iterable[_T] | AsyncIterable[_T], size: int
+) -> AsyncGenerator[Batch[_T], None]:
     """Yield batches of ``size`` items from an iterable or async iterable, lazily.
 
     At most one batch is held here at a time, so a generator of ten million items is
-    never in memory.
+    never in memory. If the source raises, the items read before it come out first as
+    a last, shorter batch; the exception follows on the next step. Every item read is
+    thus in some batch.
 
     Example::
 
@@ -90,20 +93,19 @@ async def batches(source: Iterable[_T] | AsyncIterable[_T], size: int) -> AsyncI
         >>> asyncio.run(first_batches())[-1]
         Batch(start=4, items=[4])
     """
-    if isinstance(source, AsyncIterable):
-        chunker = Chunker[_T](size)
-        async for item in source:
-            batch = chunker.feed(item)
-            if batch is not None:
-                yield batch
-        last = chunker.flush()
-        if last is not None:
+    chunker = Chunker[_T](size)
+    try:
+        if isinstance(source, AsyncIterable):
+            async for item in source:
+                if batch := chunker.feed(item):
+                    yield batch
+        else:
+            for item in source:
+                if batch := chunker.feed(item):
+                    yield batch
+    except Exception:
+        if last := chunker.flush():
             yield last
-        return
-    if size < 1:
-        raise ValueError(f"batch size must be at least 1, not {size}")
-    iterator = iter(source)
-    start = 0
-    while items := list(itertools.islice(iterator, size)):
-        yield Batch(start, items)
-        start += len(items)
+        raise
+    if last := chunker.flush():
+        yield last

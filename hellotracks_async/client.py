@@ -15,10 +15,11 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 import os
-from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -199,16 +200,25 @@ class HellotracksClient:
         """Create jobs in batches; return every created :class:`Job` in input order.
 
         ``jobs`` is any iterable or async iterable of :class:`Job` or wire-format dicts,
-        consumed lazily. A list or tuple is validated whole before anything is sent
-        (:class:`ValidationError`); in a lazy stream, an invalid job is reported as a
-        failure of its own and never sent. Every job without ``uid_secondary`` gets a
-        generated one so that retries cannot duplicate it (``idempotency=False`` turns
-        that off; then a create is retried only when it surely never arrived).
+        consumed lazily. Every job without ``uid_secondary`` gets a generated one so
+        that retries cannot duplicate it (``idempotency=False`` turns that off; then a
+        create is retried only when it surely never arrived).
 
-        With ``raise_on_error`` (the default) every batch is finished first, then
-        :class:`BulkError` is raised carrying the :class:`BulkResult`. Once the server
-        refuses the API key, the batches not yet sent fail with
-        :class:`AuthenticationError` without being sent.
+        Invalid jobs are never sent, and one rule holds for lists and lazy iterables:
+
+        - ``raise_on_error=True`` (the default): the first invalid job raises its
+          :class:`ValidationError` before anything after it is sent. A list or tuple is
+          checked whole first, so nothing at all is sent; a lazy iterable is checked as
+          it is read, so the batches before it are finished and reported in the
+          error's ``result``. Any other failure: every batch is finished first, then
+          :class:`BulkError` is raised carrying the :class:`BulkResult`.
+        - ``raise_on_error=False``: an invalid job fails alone (a :class:`BatchFailure`
+          holding the :class:`ValidationError`) and the rest is sent.
+
+        Once the server refuses the API key, the batches not yet sent fail with
+        :class:`AuthenticationError` without being sent. If ``jobs`` or ``progress``
+        raises, the call stops reading, finishes the batches in flight and raises
+        :class:`BulkInterrupted` carrying everything done so far.
 
         Example::
 
@@ -216,11 +226,9 @@ class HellotracksClient:
             print(result.jobs[0].id)
         """
         self._check_open()
-        validated = False
-        if isinstance(jobs, (list, tuple)):  # then prepare() need not check each job again
-            validated = True
-            for index, job in enumerate(jobs):
-                validate_create(job, index)
+        validated = raise_on_error and isinstance(jobs, (list, tuple))
+        if validated:  # then prepare() need not check each job again
+            await _validate_all(jobs, validate_create)  # type: ignore[arg-type]
         operation = CreateJobs(
             autoassign=autoassign,
             send_route_change=send_route_change,
@@ -242,8 +250,8 @@ class HellotracksClient:
         """Edit jobs in batches: ``{job_id: JobUpdate | dict}`` or (async) iterable of pairs.
 
         Only the fields set on each update are sent; template ids keep their ``tpl-``
-        prefix. A mapping, list or tuple is validated whole before anything is sent.
-        Failure handling and the result are as for :meth:`create_jobs`.
+        prefix. Invalid updates and failures are handled as in :meth:`create_jobs`
+        (a mapping is checked whole first, like a list).
 
         Example::
 
@@ -251,11 +259,9 @@ class HellotracksClient:
         """
         self._check_open()
         pairs = _pairs(updates)
-        validated = False
-        if isinstance(pairs, (list, tuple)):  # then prepare() need not check each again
-            validated = True
-            for index, pair in enumerate(pairs):
-                validate_edit_pair(pair, index)
+        validated = raise_on_error and isinstance(pairs, (list, tuple))
+        if validated:  # then prepare() need not check each again
+            await _validate_all(pairs, validate_edit_pair)  # type: ignore[arg-type]
         operation = EditJobs(
             notify=notify, send_route_change=send_route_change, validated=validated
         )
@@ -315,6 +321,16 @@ class HellotracksClient:
         ) as outcomes:
             async for outcome in outcomes:
                 yield outcome
+
+
+async def _validate_all(
+    items: list[Any] | tuple[Any, ...], check: Callable[[Any, int], Any]
+) -> None:
+    """Check every item, yielding to the event loop now and then (a list can be long)."""
+    for index, item in enumerate(items):
+        check(item, index)
+        if index % 1000 == 999:
+            await asyncio.sleep(0)
 
 
 def _pairs(updates: UpdatesInput) -> Iterable[Any] | AsyncIterable[Any]:

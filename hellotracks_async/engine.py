@@ -5,6 +5,11 @@ or :class:`~hellotracks_async.operations.EditJobs`) and an (async) iterable of i
 batch outcomes, with at most ``max_concurrency`` requests in flight. Each batch goes
 through a :class:`~hellotracks_async.sender.BatchSender`; the engine never sees HTTP.
 
+Nothing read is ever abandoned. When the input iterable or the progress callback raises,
+or (with ``stop_on_invalid``) an input is invalid, the engine stops reading, lets the
+batches in flight finish, reports every input it read, and only then raises
+(:class:`Interrupted`, carrying the cause).
+
 Example::
 
     >>> import asyncio
@@ -32,12 +37,18 @@ from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable
 from typing import Any
 
 from .batching import batches
-from .errors import AuthenticationError, BulkError
-from .operations import Operation
+from .errors import (
+    AuthenticationError,
+    BulkError,
+    BulkInterrupted,
+    HellotracksError,
+    ValidationError,
+)
+from .operations import Operation, Prepared
 from .results import BatchOutcome, BulkResult, Progress, ResultAssembler, Tally
 from .sender import BatchSender
 
-__all__ = ["BulkEngine", "ProgressCallback"]
+__all__ = ["BulkEngine", "Interrupted", "ProgressCallback"]
 
 logger = logging.getLogger("hellotracks_async")
 
@@ -45,8 +56,53 @@ logger = logging.getLogger("hellotracks_async")
 ProgressCallback = Callable[[Progress], object]
 
 
+class Interrupted(Exception):
+    """Raised by :meth:`BulkEngine.stream` after its last outcome when the run stopped
+    early; ``cause`` is what stopped it (the source's or the callback's exception, or a
+    :class:`ValidationError`)."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"stopped early: {cause!r}")
+        self.cause = cause
+
+
+class _Run:
+    """The state of one call: the tasks in flight, totals, and why it must stop."""
+
+    def __init__(self, progress: ProgressCallback | None) -> None:
+        self.running: set[asyncio.Task[BatchOutcome]] = set()
+        self.tally = Tally()
+        self.progress = progress
+        self.refusal: AuthenticationError | None = None  # once the key is refused
+        self.stop: BaseException | None = None  # why no more input is read
+
+    def report(self, outcome: BatchOutcome) -> BatchOutcome:
+        """Count an outcome and tell the progress callback; remember a refused key."""
+        for failure in outcome.failures:
+            if isinstance(failure.exception, AuthenticationError) and self.refusal is None:
+                self.refusal = _not_sent(failure.exception)
+        totals = self.tally.add(outcome)
+        if self.progress is not None and self.stop is None:
+            try:
+                self.progress(totals)
+            except Exception as exc:  # the outcome stands; stop reading more
+                self.stop = exc
+        return outcome
+
+    async def finished(self, *, wait_all: bool) -> list[BatchOutcome]:
+        """Outcomes of tasks that finished: at least one (or all, with ``wait_all``)."""
+        if not self.running:
+            return []
+        when = asyncio.ALL_COMPLETED if wait_all else asyncio.FIRST_COMPLETED
+        done, self.running = await asyncio.wait(self.running, return_when=when)
+        return [self.report(task.result()) for task in done]
+
+
 class BulkEngine:
     """The window of batches in flight over one sender; one per client.
+
+    ``stop_on_invalid``: an invalid input stops the call (the ``raise_on_error`` rule);
+    otherwise it fails alone and the rest goes on.
 
     Example::
 
@@ -66,49 +122,60 @@ class BulkEngine:
         operation: Operation,
         source: Iterable[Any] | AsyncIterable[Any],
         progress: ProgressCallback | None = None,
+        *,
+        stop_on_invalid: bool = False,
     ) -> AsyncGenerator[BatchOutcome, None]:
         """Run the batches of ``source``; yield each outcome as its batch finishes.
 
         Once the server refuses the API key, the batches not yet sent fail with
-        :class:`AuthenticationError` without being sent.
+        :class:`AuthenticationError` without being sent. If the run stops early, every
+        input read is still yielded first; then :class:`Interrupted` is raised.
         """
-        tally = Tally()
-        running: set[asyncio.Task[BatchOutcome]] = set()
-        refused: list[AuthenticationError] = []  # once the key is refused, stop sending
-
-        def report(outcome: BatchOutcome) -> BatchOutcome:
-            for failure in outcome.failures:
-                if isinstance(failure.exception, AuthenticationError) and not refused:
-                    refused.append(failure.exception)
-            totals = tally.add(outcome)
-            if progress is not None:
-                progress(totals)
-            return outcome
-
+        run = _Run(progress)
+        reader = batches(source, self._batch_size)
         try:
-            async for batch in batches(source, self._batch_size):
+            while run.stop is None:
+                try:
+                    batch = await anext(reader)
+                except StopAsyncIteration:
+                    break
+                except Exception as exc:  # the caller's iterable raised
+                    run.stop = exc
+                    break
                 prepared, rejected = operation.prepare(batch)
+                if rejected and stop_on_invalid:
+                    run.stop = rejected[0].exception
                 for failure in rejected:
-                    yield report(BatchOutcome(failures=(failure,)))
-                if prepared is None:
-                    continue
-                while len(running) >= self._max_concurrency:
-                    done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                    for task in done:
-                        yield report(task.result())
-                if refused:
-                    yield report(prepared.failed(_not_sent(refused[0]), requests=0, retries=0))
-                    continue
-                running.add(asyncio.create_task(self._sender.send(operation, prepared)))
-            while running:
-                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    yield report(task.result())
+                    yield run.report(BatchOutcome(failures=(failure,)))
+                if prepared is not None:
+                    if run.stop is not None:
+                        yield run.report(_unsent(prepared, run.stop))
+                        break
+                    for outcome in await self._make_room(run):
+                        yield outcome
+                    if (refused := self._start(run, operation, prepared)) is not None:
+                        yield refused
+                await asyncio.sleep(0)  # a long list must not hold the event loop
+            for outcome in await run.finished(wait_all=True):
+                yield outcome
         finally:
-            for task in running:
-                task.cancel()
-            if running:
-                await asyncio.gather(*running, return_exceptions=True)
+            await _cancel(run.running)
+            await reader.aclose()
+        if run.stop is not None:
+            raise Interrupted(run.stop)
+
+    async def _make_room(self, run: _Run) -> list[BatchOutcome]:
+        outcomes: list[BatchOutcome] = []
+        while len(run.running) >= self._max_concurrency:
+            outcomes += await run.finished(wait_all=False)
+        return outcomes
+
+    def _start(self, run: _Run, operation: Operation, prepared: Prepared) -> BatchOutcome | None:
+        """Send a batch in a task, or fail it at once if the key was refused already."""
+        if run.refusal is not None:
+            return run.report(prepared.failed(run.refusal, requests=0, retries=0))
+        run.running.add(asyncio.create_task(self._sender.send(operation, prepared)))
+        return None
 
     async def run(
         self,
@@ -121,13 +188,21 @@ class BulkEngine:
         """Run every batch and assemble one :class:`BulkResult`, inputs in order.
 
         With ``raise_on_error``, every batch is finished first, then :class:`BulkError`
-        is raised carrying the result if anything failed.
+        is raised carrying the result if anything failed; an invalid input stops the
+        call and raises its :class:`ValidationError` (its ``result`` holds what was
+        done). A call stopped by its input or progress callback raises
+        :class:`BulkInterrupted` carrying the partial result, the cause chained.
         """
         started = time.perf_counter()
         assembler = ResultAssembler()
-        async with contextlib.aclosing(self.stream(operation, source, progress)) as outcomes:
-            async for outcome in outcomes:
-                assembler.add(outcome)
+        stream = self.stream(operation, source, progress, stop_on_invalid=raise_on_error)
+        stopped: BaseException | None = None
+        async with contextlib.aclosing(stream) as outcomes:
+            try:
+                async for outcome in outcomes:
+                    assembler.add(outcome)
+            except Interrupted as interrupted:
+                stopped = interrupted.cause
         result = assembler.result(elapsed=time.perf_counter() - started)
         logger.info(
             "%s: %d succeeded, %d failed, %d requests, %d retries in %.2f s",
@@ -138,9 +213,19 @@ class BulkEngine:
             result.retries,
             result.elapsed,
         )
+        if isinstance(stopped, ValidationError):
+            stopped.result = result
+            raise _without_context(stopped)
+        if stopped is not None:
+            raise BulkInterrupted(result, stopped) from stopped
         if raise_on_error and result.failures:
             raise BulkError(result)
         return result
+
+
+def _unsent(prepared: Prepared, cause: BaseException) -> BatchOutcome:
+    error = HellotracksError(f"not sent: the call stopped early ({type(cause).__name__})")
+    return prepared.failed(error, requests=0, retries=0)
 
 
 def _not_sent(refusal: AuthenticationError) -> AuthenticationError:
@@ -150,3 +235,16 @@ def _not_sent(refusal: AuthenticationError) -> AuthenticationError:
         api_status=refusal.api_status,
         body=refusal.body,
     )
+
+
+def _without_context(exc: HellotracksError) -> HellotracksError:
+    exc.__context__ = None
+    exc.__suppress_context__ = True
+    return exc
+
+
+async def _cancel(tasks: set[asyncio.Task[BatchOutcome]]) -> None:
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.gather(*tasks, return_exceptions=True)

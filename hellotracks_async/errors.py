@@ -11,6 +11,7 @@
     │   ├── RateLimitError      HTTP 429, with ``retry_after``
     │   └── ServerError         HTTP 5xx, or an answer that is not JSON (a proxy's page)
     └── BulkError               some inputs of a bulk call failed; carries ``.result``
+        └── BulkInterrupted     the input or the progress callback raised; partial ``.result``
 
 No message or ``repr`` contains the API key: the client never hands it to an exception.
 
@@ -34,6 +35,7 @@ __all__ = [
     "APIError",
     "AuthenticationError",
     "BulkError",
+    "BulkInterrupted",
     "ConfigurationError",
     "HellotracksError",
     "RateLimitError",
@@ -77,6 +79,9 @@ class ValidationError(HellotracksError, ValueError):
         >>> str(err)
         'job #3: destinationLat=91.0 must be within [-90, 90]'
     """
+
+    #: What a call had done when this error stopped it (``None``: nothing was sent).
+    result: BulkResult | None = None
 
     def __init__(self, index: int | None, field: str, value: Any, reason: str) -> None:
         self.index = index
@@ -195,4 +200,30 @@ class BulkError(HellotracksError):
         super().__init__(
             f"{result.failed} of {result.succeeded + result.failed} jobs failed "
             f"in {len(result.failures)} batch(es); first error: {first!r}"
+        )
+
+
+class BulkInterrupted(BulkError):
+    """A bulk call stopped early because its input iterable or its progress callback
+    raised; that exception is ``cause`` (and ``__cause__``).
+
+    ``result`` is complete for every input read: each is a success or a failure whose
+    ``wire`` form holds its ``uidSecondary`` key. Sending those failures again plus the
+    inputs never read (from position ``result.succeeded + result.failed`` on) gives
+    exactly one job per input.
+
+    Example::
+
+        >>> from hellotracks_async import BulkResult
+        >>> err = BulkInterrupted(BulkResult(), ValueError("bad row"))
+        >>> str(err)
+        'stopped after reading 0 input(s): ValueError: bad row'
+    """
+
+    def __init__(self, result: BulkResult, cause: BaseException) -> None:
+        self.result = result
+        self.cause = cause
+        read = result.succeeded + result.failed
+        HellotracksError.__init__(
+            self, f"stopped after reading {read} input(s): {type(cause).__name__}: {cause}"
         )

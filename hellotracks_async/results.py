@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -91,6 +92,10 @@ class Progress:
     retries: int
 
 
+def _as_tuple(items: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(items)
+
+
 @attrs.frozen
 class BulkResult:
     """The outcome of :meth:`HellotracksClient.create_jobs` / ``edit_jobs``; immutable.
@@ -109,9 +114,9 @@ class BulkResult:
         (Job(id='a', ...),)
     """
 
-    jobs: tuple[Job, ...] = attrs.field(default=(), converter=tuple)
-    indices: tuple[int, ...] = attrs.field(default=(), converter=tuple)
-    failures: tuple[BatchFailure, ...] = attrs.field(default=(), converter=tuple)
+    jobs: tuple[Job, ...] = attrs.field(default=(), converter=_as_tuple)
+    indices: tuple[int, ...] = attrs.field(default=(), converter=_as_tuple)
+    failures: tuple[BatchFailure, ...] = attrs.field(default=(), converter=_as_tuple)
     requests: int = 0
     retries: int = 0
     elapsed: float = 0.0

@@ -22,8 +22,8 @@ import email.utils
 import time
 from collections.abc import Mapping, Sequence
 from itertools import repeat
-from urllib.parse import urlsplit
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 

@@ -1,0 +1,140 @@
+"""The bulk engine over the in-memory transport: windows, stops, partial results."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+
+from hellotracks_async import (
+    BulkInterrupted,
+    HellotracksClient,
+    Job,
+    MockTransport,
+    Progress,
+    Request,
+    Response,
+    ValidationError,
+)
+
+
+class _Upserting:
+    """A MockTransport handler that keeps jobs by uidSecondary, as the API does."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.ids = itertools.count(1)
+
+    def __call__(self, request: Request) -> Response:
+        answered = []
+        for job in request.json()["data"]["jobs"]:
+            key = job["uidSecondary"]
+            stored = self.jobs.setdefault(key, {"id": f"j{next(self.ids)}"})
+            stored.update(job)
+            answered.append(stored)
+        return Response(200, {}, orjson.dumps({"status": 0, "jobs": answered}))
+
+
+def _client(transport: MockTransport, **kwargs: Any) -> HellotracksClient:
+    return HellotracksClient("key", transport=transport, batch_size=10, **kwargs)
+
+
+def _jobs(count: int) -> list[Job]:
+    return [Job(destination_name=f"Stop {i}") for i in range(count)]
+
+
+async def test_an_invalid_job_in_a_list_fails_alone_without_raise_on_error() -> None:
+    server = _Upserting()
+    jobs: list[Job] = [*_jobs(3), Job(destination_lat=95.0), *_jobs(2)]
+    async with _client(MockTransport(server)) as client:
+        result = await client.create_jobs(jobs, raise_on_error=False)
+    assert result.indices == (0, 1, 2, 4, 5)
+    (failure,) = result.failures
+    assert failure.indices == (3,)
+    assert isinstance(failure.exception, ValidationError)
+    assert len(server.jobs) == 5
+
+
+async def test_an_invalid_job_in_a_stream_stops_it_with_raise_on_error() -> None:
+    server = _Upserting()
+    transport = MockTransport(server)
+
+    def jobs() -> Iterator[Job]:
+        yield from _jobs(25)
+        yield Job(destination_lat=95.0)  # index 25, in the third batch
+        yield from _jobs(30)
+
+    async with _client(transport) as client:
+        with pytest.raises(ValidationError) as caught:
+            await client.create_jobs(jobs())
+    assert (caught.value.index, caught.value.field) == (25, "destinationLat")
+    result = caught.value.result
+    assert result is not None
+    assert result.succeeded == 20  # the two batches before it
+    assert len(transport.requests) == 2  # nothing from its batch on was sent
+    assert sorted(i for f in result.failures for i in f.indices) == list(range(20, 30))
+
+
+async def test_a_source_that_raises_leaves_a_complete_partial_result() -> None:
+    server = _Upserting()
+
+    def jobs() -> Iterator[Job]:
+        yield from _jobs(2_500)
+        raise RuntimeError("database went away")
+
+    async with _client(MockTransport(server), max_concurrency=8) as client:
+        with pytest.raises(BulkInterrupted) as caught:
+            await client.create_jobs(jobs())
+    error = caught.value
+    assert isinstance(error.__cause__, RuntimeError)
+    assert error.result.succeeded + error.result.failed == 2_500
+    assert len(server.jobs) == error.result.succeeded == 2_500
+
+
+async def test_a_raising_progress_callback_stops_reading_and_keeps_results() -> None:
+    server = _Upserting()
+    transport = MockTransport(server)
+    seen: list[Progress] = []
+
+    def progress(totals: Progress) -> None:
+        seen.append(totals)
+        if totals.succeeded >= 50:
+            raise KeyError("the progress bar broke")
+
+    async with _client(transport, max_concurrency=2) as client:
+        with pytest.raises(BulkInterrupted) as caught:
+            await client.create_jobs(_jobs(1_000), progress=progress)
+    result = caught.value.result
+    read = result.succeeded + result.failed
+    assert 50 <= read < 1_000  # it stopped reading
+    assert result.succeeded == len(server.jobs)
+    assert len(transport.requests) * 10 == read
+
+
+async def test_resending_failures_plus_unread_inputs_gives_one_job_each() -> None:
+    server = _Upserting()
+    flaky_calls = itertools.count()
+
+    def flaky(request: Request) -> Response:
+        answer = server(request)  # committed, but every third answer is lost
+        return Response(502) if next(flaky_calls) % 3 == 2 else answer
+
+    inputs = _jobs(300)
+
+    def jobs() -> Iterator[Job]:
+        yield from inputs[:150]
+        raise RuntimeError("killed")
+
+    async with _client(MockTransport(flaky), max_retries=0) as client:
+        with pytest.raises(BulkInterrupted) as caught:
+            await client.create_jobs(jobs())
+    result = caught.value.result
+    assert result.failed > 0
+    resend = [wire for failure in result.failures for wire in failure.wire]
+    unread = inputs[result.succeeded + result.failed :]
+    async with _client(MockTransport(server)) as client:
+        await client.create_jobs([*resend, *unread])
+    assert len(server.jobs) == 300  # exactly one job per input
