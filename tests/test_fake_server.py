@@ -16,7 +16,8 @@ import pytest
 
 from hellotracks_async.testing import FAULT_KINDS, FakeHellotracks, Faults, serve
 from hellotracks_async.testing._faults import FaultDecider
-from hellotracks_async.testing._store import JobStore, RequestRefused, StorelessJobStore
+from hellotracks_async.testing._store import JobStore, RequestRefused
+from hellotracks_async.testing._storeless import StorelessJobStore
 
 KEY = "test-key"
 
