@@ -54,6 +54,8 @@ class RequestHandler:
         faults: Faults | None = None,
         capacity: Capacity | None = None,
     ) -> None:
+        if not api_keys:
+            raise ValueError("api_keys must hold at least one key")
         self.api_keys = api_keys
         self.latency = latency
         #: Requests per endpoint name, counted on arrival (before the key check).

@@ -59,6 +59,11 @@ DEFAULT_API_KEYS: Final[Mapping[str, str]] = {"test-key": "acme"}
 _MAX_BODY: Final = 256 * 1024 * 1024
 
 
+def _first(api_keys: dict[str, str]) -> str:
+    """The company of the first key: the default of :meth:`FakeHellotracks.jobs`."""
+    return next(iter(api_keys.values()))
+
+
 def _copies(jobs: list[Wire]) -> list[Wire]:
     copies: list[Wire] = orjson.loads(orjson.dumps(jobs))
     return copies
@@ -71,10 +76,9 @@ class FakeHellotracks(LoopbackSite):
     ``{"test-key": "acme"}``); each company has its own jobs. ``faults`` turns on fault
     injection (see :class:`Faults`); ``latency`` delays the handling of every
     ``createjobs`` / ``editjobs`` / ``getjobs`` request by that many seconds;
-    ``capacity`` models a server with a round trip, workers, service times and a rate
-    limit (see :class:`Capacity`; :attr:`stats` reports on it). ``port=0`` picks a free
-    port. Serves those three endpoints under :attr:`base_url`; anything else under
-    ``/api/`` is a JSON 404.
+    ``capacity`` models a server's round trip, workers, service times and rate limit
+    (see :class:`Capacity`). ``port=0`` picks a free port. Serves those three endpoints
+    under :attr:`base_url`; anything else under ``/api/`` is a JSON 404.
 
     ``store_jobs=False`` keeps no job, for load tests and benchmarks: memory stays flat
     however many jobs are created. ``createjobs`` still validates each request and
@@ -83,11 +87,10 @@ class FakeHellotracks(LoopbackSite):
     created id is refused as unknown). Faults, latency and capacity work as usual.
 
     A request that arrived is applied even if the client leaves before the answer (as
-    a real server would); :meth:`close` waits for such delayed requests.
-
-    Inspect it from the test: :meth:`jobs`, :meth:`templates`, :attr:`requests` (per
-    endpoint, counted on arrival), :attr:`injected` (per fault kind), :attr:`stats`;
-    :meth:`reset`. ``faults``, ``capacity`` and ``latency`` can be changed at any time.
+    a real server would); :meth:`close` waits for such delayed requests. Inspect it
+    from the test: :meth:`jobs`, :meth:`templates`, :attr:`requests` (per endpoint,
+    counted on arrival), :attr:`injected` (per fault kind), :attr:`stats`; :meth:`reset`.
+    ``faults``, ``capacity`` and ``latency`` can change at any time.
 
     Example:
 
@@ -111,8 +114,6 @@ class FakeHellotracks(LoopbackSite):
         capacity: Capacity | None = None,
     ) -> None:
         keys = dict(DEFAULT_API_KEYS if api_keys is None else api_keys)
-        if not keys:
-            raise ValueError("api_keys must hold at least one key")
         #: Whether created jobs are kept (see the class doc).
         self.store_jobs = store_jobs
         self._store = JobStore() if store_jobs else StorelessJobStore()
@@ -125,8 +126,6 @@ class FakeHellotracks(LoopbackSite):
         app = web.Application(client_max_size=_MAX_BODY)
         app.router.add_post("/api/{endpoint}", self._handler.handle)
         super().__init__(app, host, port)
-
-    # -- settings --------------------------------------------------------------------
 
     @property
     def api_keys(self) -> dict[str, str]:
@@ -179,9 +178,7 @@ class FakeHellotracks(LoopbackSite):
 
         Example:
 
-            >>> fake = FakeHellotracks()
-            >>> fake.faults = Faults(rate=1.0, kinds=("503",))
-            >>> fake.faults.kinds
+            >>> FakeHellotracks(faults=Faults(rate=1.0, kinds=("503",))).faults.kinds
             ('503',)
         """
         return self._handler.faults
@@ -197,9 +194,7 @@ class FakeHellotracks(LoopbackSite):
 
         Example:
 
-            >>> fake = FakeHellotracks()
-            >>> fake.capacity = Capacity(workers=2, rate=10)
-            >>> fake.capacity.workers
+            >>> FakeHellotracks(capacity=Capacity(workers=2, rate=10)).capacity.workers
             2
         """
         return self._handler.capacity
@@ -207,8 +202,6 @@ class FakeHellotracks(LoopbackSite):
     @capacity.setter
     def capacity(self, capacity: Capacity | None) -> None:
         self._handler.capacity = capacity
-
-    # -- inspection ------------------------------------------------------------------
 
     @property
     def stats(self) -> CapacityStats:
@@ -221,9 +214,6 @@ class FakeHellotracks(LoopbackSite):
         """
         return self._handler.counters.snapshot()
 
-    def _company(self, company: str | None) -> str:
-        return next(iter(self.api_keys.values())) if company is None else company
-
     def jobs(self, company: str | None = None) -> list[Wire]:
         """Copies of the stored jobs of ``company`` (default: the first key's), in
         creation order, as wire dicts.
@@ -233,7 +223,8 @@ class FakeHellotracks(LoopbackSite):
             >>> FakeHellotracks().jobs(company="acme")
             []
         """
-        return _copies(list(self._store.company(self._company(company)).jobs.values()))
+        owner = self._store.company(_first(self.api_keys) if company is None else company)
+        return _copies(list(owner.jobs.values()))
 
     def templates(self, company: str | None = None) -> list[Wire]:
         """Copies of the stored templates of ``company``; their ``id`` has no ``tpl-``.
@@ -243,7 +234,8 @@ class FakeHellotracks(LoopbackSite):
             >>> FakeHellotracks().templates()
             []
         """
-        return _copies(list(self._store.company(self._company(company)).templates.values()))
+        owner = self._store.company(_first(self.api_keys) if company is None else company)
+        return _copies(list(owner.templates.values()))
 
     def reset(self) -> None:
         """Forget all jobs and templates, zero the counters and :attr:`stats`, restart the
@@ -265,13 +257,11 @@ class FakeHellotracks(LoopbackSite):
         self._handler.refill()
 
     async def settle(self) -> None:
-        """Wait until every delayed request (latency, the "slow" fault, a capacity) has
-        been applied.
+        """Wait until every delayed request (latency, "slow" fault, capacity) is applied.
 
         A slow request is applied when its delay ends, even if the client gave up on it
         and its retry was answered long ago; a test that edits jobs after creating them
-        under faults settles first, or a late create could overwrite an edit (a real
-        server can do the same).
+        under faults settles first, or a late create could overwrite an edit.
 
         Example::
 
