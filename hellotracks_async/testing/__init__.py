@@ -1,11 +1,12 @@
 """Test helpers: :class:`FakeHellotracks`, an in-process fake of the Hellotracks jobs API
-(aiohttp.web, jobs in memory) with seeded fault injection, and the ``fake_hellotracks``
-pytest fixture (registered automatically as the ``hellotracks_async`` pytest plugin).
+(aiohttp.web, jobs in memory) with seeded fault injection and a capacity model, and the
+``fake_hellotracks`` pytest fixture (registered automatically as the ``hellotracks_async``
+pytest plugin).
 
 Example::
 
     from hellotracks_async import HellotracksClient
-    from hellotracks_async.testing import FakeHellotracks, Faults
+    from hellotracks_async.testing import Capacity, FakeHellotracks, Faults
 
     async def test_import_survives_faults():
         faults = Faults(rate=0.3, seed=1234)
@@ -14,11 +15,19 @@ Example::
                 await client.create_jobs(jobs)
             assert len(fake.jobs()) == len(jobs)   # no duplicates, nothing lost
 
+    async def test_import_against_a_small_server():
+        capacity = Capacity(rtt=0.02, workers=2, per_request=0.01, per_job=0.002, rate=20)
+        async with FakeHellotracks(capacity=capacity) as fake:
+            ...
+            assert fake.stats.peak_queued <= 6
+
     >>> FAULT_KINDS[:4]
     ('429', '500', '502', '503')
 """
 
+from ._capacity import Capacity, CapacityStats
 from ._faults import FAULT_KINDS, Faults
-from ._server import FakeHellotracks, serve
+from ._serve import serve
+from ._server import FakeHellotracks
 
-__all__ = ["FAULT_KINDS", "FakeHellotracks", "Faults", "serve"]
+__all__ = ["FAULT_KINDS", "Capacity", "CapacityStats", "FakeHellotracks", "Faults", "serve"]
