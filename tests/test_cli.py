@@ -19,8 +19,9 @@ from typing import Any, NamedTuple
 
 import pytest
 
+import hellotracks_async
 from hellotracks_async import HellotracksClient, Job
-from hellotracks_async._rows import RowError, parse_create, parse_edit
+from hellotracks_async.cli.cells import RowError, parse_create, parse_edit
 from hellotracks_async.cli import main
 from hellotracks_async.testing import FakeHellotracks, Faults
 
@@ -41,8 +42,13 @@ class Run(NamedTuple):
     err: str
 
 
+#: The checkout whose package the console script must import (ahead of any installed one).
+ROOT = Path(hellotracks_async.__file__).resolve().parents[1]
+
+
 def _env(fake: FakeHellotracks | None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HELLOTRACKS_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     if fake is not None:
         env["HELLOTRACKS_API_KEY"] = fake.api_key
         env["HELLOTRACKS_BASE_URL"] = fake.base_url

@@ -25,10 +25,10 @@ from typing import Final
 
 import attrs
 
-from .client import HellotracksClient
-from .models import CustomField, Job, JobType, JobUpdate
-from .results import Progress
-from .testing import FAULT_KINDS, FakeHellotracks, Faults
+from ..client import HellotracksClient
+from ..models import CustomField, Job, JobType, JobUpdate
+from ..results import Progress
+from ..testing import FAULT_KINDS, FakeHellotracks, Faults
 
 __all__ = ["DemoReport", "generate_jobs", "run_demo"]
 
@@ -45,13 +45,25 @@ _CITIES: Final = (
     ("Sao Paulo", -23.5505, -46.6333, ("Av Paulista", "Rua Augusta", "Rua Oscar Freire")),
 )
 _COMPANIES: Final = (
-    "Acme Corp", "Globex", "Initech", "Umbrella Health", "Stark Logistics", "Wayne Foods",
-    "Hooli", "Vandelay Imports",
+    "Acme Corp",
+    "Globex",
+    "Initech",
+    "Umbrella Health",
+    "Stark Logistics",
+    "Wayne Foods",
+    "Hooli",
+    "Vandelay Imports",
 )
 _SITES: Final = ("Headquarters", "Warehouse", "Store", "Clinic", "Depot", "Back office")
 _PEOPLE: Final = (
-    "Maria Garcia", "John Smith", "Aisha Okafor", "Chen Wei", "Lukas Müller", "Sofia Rossi",
-    "Omar Haddad", "Emma Brown",
+    "Maria Garcia",
+    "John Smith",
+    "Aisha Okafor",
+    "Chen Wei",
+    "Lukas Müller",
+    "Sofia Rossi",
+    "Omar Haddad",
+    "Emma Brown",
 )
 _DEPARTMENTS: Final = ("Facilities", "Retail", "Medical", "Catering", "IT")
 _WORKERS: Final = tuple(
@@ -205,15 +217,18 @@ async def run_demo(
         return lambda totals: progress(name, totals)
 
     fake = FakeHellotracks(faults=faults)
-    async with fake, HellotracksClient(
-        api_key=fake.api_key,
-        base_url=fake.base_url,
-        batch_size=100,
-        max_concurrency=4,
-        timeout=_TIMEOUT,
-        backoff=0.05,
-        max_backoff=0.5,
-    ) as client:
+    async with (
+        fake,
+        HellotracksClient(
+            api_key=fake.api_key,
+            base_url=fake.base_url,
+            batch_size=100,
+            max_concurrency=4,
+            timeout=_TIMEOUT,
+            backoff=0.05,
+            max_backoff=0.5,
+        ) as client,
+    ):
         started = time.perf_counter()
         created = await client.create_jobs(
             generate_jobs(jobs, seed=seed), raise_on_error=False, progress=phase("create")
@@ -222,9 +237,7 @@ async def run_demo(
         # Let late "slow" creates land now, or one could overwrite an edit below.
         await fake.settle()
         plan = {
-            job.id: _edit(number, job.priority)
-            for number, job in enumerate(created.jobs)
-            if job.id
+            job.id: _edit(number, job.priority) for number, job in enumerate(created.jobs) if job.id
         }
         started = time.perf_counter()
         edited = await client.edit_jobs(plan, raise_on_error=False, progress=phase("edit"))

@@ -23,7 +23,7 @@ from typing import IO, Any, Final
 import attrs
 import orjson
 
-from ._rows import ERROR_COLUMN, wire_name
+from .cells import ERROR_COLUMN, wire_name
 
 __all__ = [
     "FailuresWriter",
@@ -46,7 +46,7 @@ class InputError(Exception):
         >>> file_format(Path("jobs.xlsx"))
         Traceback (most recent call last):
         ...
-        hellotracks_async._rowio.InputError: jobs.xlsx: unknown format; use .csv, .jsonl or .ndjson
+        hellotracks_async.cli.rowfiles.InputError: jobs.xlsx: unknown format; use .csv, ...
     """
 
 
@@ -60,7 +60,7 @@ def file_format(path: Path) -> str:
     """
     found = _FORMATS.get(path.suffix.lower())
     if found is None:
-        raise InputError(f"{path}: unknown format; use .csv, .jsonl or .ndjson")
+        raise InputError(f"{path}: unknown format; use .csv, ...nl or .ndjson")
     return found
 
 

@@ -85,4 +85,3 @@ class ProgressBar:
         """Stop the bar (its last state stays on screen) and the log redirection."""
         self._bar.close()
         self._logging.close()
-
