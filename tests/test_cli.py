@@ -21,8 +21,8 @@ import pytest
 
 import hellotracks_async
 from hellotracks_async import HellotracksClient, Job
-from hellotracks_async.cli.cells import RowError, parse_create, parse_edit
 from hellotracks_async.cli import main
+from hellotracks_async.cli.cells import RowError, parse_create, parse_edit
 from hellotracks_async.testing import FakeHellotracks, Faults
 
 

@@ -10,6 +10,9 @@ from pathlib import Path
 import hellotracks_async
 from hellotracks_async.cli.demo import DemoReport, run_demo
 
+#: The checkout whose package the console script must import (ahead of any installed one).
+ROOT = Path(hellotracks_async.__file__).resolve().parents[1]
+
 
 async def test_run_demo_loses_nothing_and_duplicates_nothing_under_faults() -> None:
     report = await run_demo(jobs=500, fault_rate=0.2, seed=5)
@@ -51,8 +54,7 @@ def test_an_unverified_report_says_so() -> None:
 async def test_demo_command_exits_0_with_the_summary() -> None:
     script = Path(sys.executable).with_name("hellotracks-async")
     env = {k: v for k, v in os.environ.items() if not k.startswith("HELLOTRACKS_")}
-    root = Path(hellotracks_async.__file__).resolve().parents[1]  # this checkout's package
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     process = await asyncio.create_subprocess_exec(
         str(script), "demo", "--jobs", "300",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
