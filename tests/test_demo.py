@@ -44,8 +44,18 @@ async def test_progress_reports_both_phases() -> None:
 
 def test_an_unverified_report_says_so() -> None:
     report = DemoReport(
-        jobs=3, created=3, edited=3, failed=0, requests=2, retries=0, faults={},
-        stored=4, distinct_keys=3, edits_applied=3, create_seconds=0.1, edit_seconds=0.1,
+        jobs=3,
+        created=3,
+        edited=3,
+        failed=0,
+        requests=2,
+        retries=0,
+        faults={},
+        stored=4,
+        distinct_keys=3,
+        edits_applied=3,
+        create_seconds=0.1,
+        edit_seconds=0.1,
     )
     assert not report.verified
     assert report.lines()[-1].startswith("VERIFICATION FAILED: expected 3 jobs")
@@ -56,8 +66,13 @@ async def test_demo_command_exits_0_with_the_summary() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HELLOTRACKS_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     process = await asyncio.create_subprocess_exec(
-        str(script), "demo", "--jobs", "300",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+        str(script),
+        "demo",
+        "--jobs",
+        "300",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=120)  # a safety net
 

@@ -11,8 +11,9 @@
 The API key comes from ``HELLOTRACKS_API_KEY`` or ``--api-key-file`` (never from a flag
 that would hold the key itself, where ``ps`` and shell history would show it).
 
-Exit codes: 0 if everything succeeded, 1 if any row failed (the failures file has them),
-2 for a usage or configuration error, 130 if interrupted.
+Exit codes: 0 if everything succeeded (or the file has no rows: ``FILE: no rows to
+import`` is printed), 1 if any row failed (the failures file has them), 2 for a usage or
+configuration error, 130 if interrupted.
 
 Example::
 
@@ -134,8 +135,7 @@ def _import(args: argparse.Namespace) -> int:
         if args.dry_run:
             with ProgressBar("check", enabled=False) as bar:
                 stats = check_rows(rows, edit=args.edit, report=_reporter(bar, None))
-            print(stats.summary())
-            return 1 if stats.failed else 0
+            return _summarise(source, stats)
         client = HellotracksClient(
             api_key=_api_key(args),
             base_url=args.base_url,
@@ -148,9 +148,18 @@ def _import(args: argparse.Namespace) -> int:
         label = "edit" if args.edit else "create"
         with (
             FailuresWriter(failures_path, rows.format, columns) as failures,
-            ProgressBar(label, enabled=show_bar) as bar,
+            ProgressBar(label, enabled=show_bar, total_bytes=rows.size) as bar,
         ):
             stats = asyncio.run(_send(client, rows, failures, bar, edit=args.edit))
+    return _summarise(source, stats, failures)
+
+
+def _summarise(source: Path, stats: ImportStats, failures: FailuresWriter | None = None) -> int:
+    """Print the summary line; return the exit code. A file without rows (0 bytes, a
+    header only, blank lines) says so and exits 0: nothing failed."""
+    if stats.rows == 0:
+        print(f"{source}: no rows to import")
+        return 0
     print(stats.summary(failures))
     return 1 if stats.failed else 0
 
@@ -164,7 +173,8 @@ async def _send(
     edit: bool,
 ) -> ImportStats:
     def progressed(stats: ImportStats) -> None:
-        bar.show(done=stats.succeeded + stats.failed, failed=stats.failed)
+        done = stats.succeeded + stats.failed
+        bar.show(done=done, failed=stats.failed, bytes_read=rows.bytes_read)
 
     async with client:
         return await import_rows(

@@ -1,12 +1,15 @@
 """A tqdm progress bar on stderr for the command line, fed with running totals.
 
 The bar is drawn only when stderr is a terminal (and not turned off); otherwise every
-call is a no-op, so pipes and CI logs stay clean.
+call is a no-op, so pipes and CI logs stay clean. With a known number of jobs it counts
+jobs; an import, whose row count is unknown until the end, counts the bytes of the file
+read so far against its size, as ``pv`` does, so it shows a percentage and an ETA, with
+the jobs done and failed beside it.
 
 Example::
 
-    >>> bar = ProgressBar("create", enabled=False)
-    >>> bar.show(done=100, failed=2)
+    >>> bar = ProgressBar("create", enabled=False, total_bytes=4096)
+    >>> bar.show(done=100, failed=2, bytes_read=1024)
     >>> bar.close()
 """
 
@@ -36,28 +39,40 @@ def stderr_is_terminal() -> bool:
 
 
 class ProgressBar:
-    """Jobs done so far, with jobs/s and the failures as a postfix.
+    """Progress of jobs, with the failures as a postfix.
 
-    ``total`` is the number of jobs, if known. Log lines and :meth:`message` calls are
-    printed above the bar instead of through it while it is shown.
+    Give ``total`` (jobs) when the number of jobs is known: the bar counts jobs. Give
+    ``total_bytes`` (the input file's size) when it is not: the bar counts the bytes
+    read (pass ``bytes_read`` to :meth:`show`) and shows the jobs done as a postfix.
+    Log lines and :meth:`message` calls are printed above the bar while it is shown.
 
     Example::
 
-        with ProgressBar("import", enabled=stderr_is_terminal()) as bar:
-            bar.show(done=500, failed=0)
+        with ProgressBar("create", enabled=stderr_is_terminal(), total_bytes=size) as bar:
+            bar.show(done=500, failed=0, bytes_read=reader.bytes_read)
     """
 
-    def __init__(self, label: str, *, enabled: bool, total: int | None = None) -> None:
+    def __init__(
+        self,
+        label: str,
+        *,
+        enabled: bool,
+        total: int | None = None,
+        total_bytes: int | None = None,
+    ) -> None:
         self.enabled = enabled
+        self._in_bytes = total_bytes is not None
         self._bar = tqdm(
             desc=label,
-            total=total,
-            unit=" jobs",
+            total=total_bytes if self._in_bytes else total,
+            unit="B" if self._in_bytes else " jobs",
+            unit_scale=self._in_bytes,
+            unit_divisor=1024,
             dynamic_ncols=True,
             file=sys.stderr,
             disable=not enabled,
         )
-        self._failed = 0
+        self._postfix: dict[str, str] = {}
         self._logging = contextlib.ExitStack()
         if enabled:
             self._logging.enter_context(logging_redirect_tqdm(tqdm_class=tqdm))
@@ -68,14 +83,20 @@ class ProgressBar:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def show(self, *, done: int, failed: int) -> None:
-        """Move the bar to ``done`` jobs finished, ``failed`` of them failed."""
+    def show(self, *, done: int, failed: int, bytes_read: int | None = None) -> None:
+        """Move the bar: ``done`` jobs finished, ``failed`` of them failed, and (when
+        counting bytes) ``bytes_read`` of the file consumed."""
         if not self.enabled:
             return
-        if failed != self._failed:
-            self._failed = failed
-            self._bar.set_postfix(failed=f"{failed:,}", refresh=False)
-        self._bar.update(done - self._bar.n)
+        postfix = {"jobs": f"{done:,}"} if self._in_bytes else {}
+        if failed or "failed" in self._postfix:
+            postfix["failed"] = f"{failed:,}"
+        if postfix != self._postfix:
+            self._postfix = postfix
+            self._bar.set_postfix(postfix, refresh=False)
+        position = bytes_read if self._in_bytes else done
+        if position is not None:
+            self._bar.update(position - self._bar.n)
 
     def message(self, text: str) -> None:
         """Print a line on stderr without breaking the bar."""
