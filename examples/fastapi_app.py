@@ -6,8 +6,9 @@ jobs, answers ``202`` at once with the import's id, and a BackgroundTask sends t
 ``GET /imports/{id}`` shows its progress and, when done, the created job ids and any
 failures.
 
-Run it against the fake server::
+Run it against the fake server (the ``examples`` extra installs FastAPI and uvicorn)::
 
+    pip install 'hellotracks-async[examples]'   # in a checkout: pip install -e '.[examples]'
     hellotracks-async fake-server &           # prints the two variables to export
     export HELLOTRACKS_BASE_URL=http://127.0.0.1:8080/api/ HELLOTRACKS_API_KEY=test-key
     uvicorn fastapi_app:app --app-dir examples

@@ -88,4 +88,5 @@ async def test_a_redirect_to_another_host_is_not_followed() -> None:
     assert isinstance(error, APIError)
     assert error.http_status == 307
     assert "redirect to 127.0.0.2 not followed" in str(error)
-    assert KEY not in str(error) and KEY not in repr(error)
+    assert KEY not in str(error)
+    assert KEY not in repr(error)

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import fcntl
 import json
 import os
-import re
 import shutil
 import signal
+import struct
+import subprocess
 import sys
+import termios
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,9 +22,9 @@ from typing import Any, NamedTuple
 
 import pytest
 
+import hellotracks_async
 from hellotracks_async import HellotracksClient, Job
-from hellotracks_async._rows import RowError, parse_create, parse_edit
-from hellotracks_async.cli import main
+from hellotracks_async.cli import build_parser, main
 from hellotracks_async.testing import FakeHellotracks, Faults
 
 
@@ -41,8 +44,13 @@ class Run(NamedTuple):
     err: str
 
 
+#: The checkout whose package the console script must import (ahead of any installed one).
+ROOT = Path(hellotracks_async.__file__).resolve().parents[1]
+
+
 def _env(fake: FakeHellotracks | None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HELLOTRACKS_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     if fake is not None:
         env["HELLOTRACKS_API_KEY"] = fake.api_key
         env["HELLOTRACKS_BASE_URL"] = fake.base_url
@@ -228,7 +236,8 @@ async def test_bad_lines_fail_by_line_number_and_the_rest_is_created(
     assert run.code == 1
     assert run.out.startswith("created 2 of 5 jobs, 3 failed")
     assert "failures written to" in run.out
-    assert "line 2: not valid JSON" in run.err
+    assert "line 2: not valid JSON (unexpected character" in run.err
+    assert "line 1 column" not in run.err  # the JSON error's own line is not named
     assert "line 3: priority='high' is not a whole number" in run.err
     assert "line 5: not a JSON object" in run.err
     assert sorted(_by_name(fake_hellotracks)) == ["A", "D"]
@@ -333,6 +342,89 @@ async def test_the_api_key_is_never_printed(tmp_path: Path) -> None:
     assert wrong not in printed
 
 
+async def test_verbose_after_the_subcommand_logs_retries(tmp_path: Path) -> None:
+    source = _write_csv(tmp_path / "jobs.csv", ["destinationName"], [["A"], ["B"], ["C"]])
+    faults = Faults(rate=0.5, kinds=("429",), seed=3, retry_after=0.01)
+    async with FakeHellotracks(faults=faults) as fake:
+        run = await cli("import", source, "--batch-size", "1", "-v", env=_env(fake))
+
+    assert run.code == 0, run.err
+    assert "retrying" in run.err
+    assert run.out.startswith("created 3 of 3 jobs")
+
+
+async def test_a_file_without_rows_says_so_and_exits_0(
+    fake_hellotracks: FakeHellotracks, tmp_path: Path
+) -> None:
+    (tmp_path / "empty.csv").write_bytes(b"")
+    (tmp_path / "header.csv").write_text("destinationName,day\n")
+    (tmp_path / "blank.jsonl").write_text("\n\n")
+    cases = [
+        ("import", tmp_path / "empty.csv"),
+        ("import", tmp_path / "header.csv"),
+        ("import", tmp_path / "blank.jsonl"),
+        ("import", tmp_path / "empty.csv", "--dry-run"),
+    ]
+    runs = [await cli(*args, env=_env(fake_hellotracks)) for args in cases]
+
+    for args, run in zip(cases, runs, strict=True):
+        assert (run.code, run.out) == (0, f"{args[1]}: no rows to import\n"), (args, run)
+    assert sum(fake_hellotracks.requests.values()) == 0
+    assert sorted(os.listdir(tmp_path)) == ["blank.jsonl", "empty.csv", "header.csv"]
+
+
+def _drain(fd: int) -> bytes:
+    """Everything written to a pseudo-terminal until its last writer closes it."""
+    chunks: list[bytes] = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the child and its copies of the terminal are gone
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def test_the_import_bar_counts_bytes_of_the_file_size(
+    fake_hellotracks: FakeHellotracks, tmp_path: Path
+) -> None:
+    source = _write_csv(
+        tmp_path / "jobs.csv", ["destinationName"], [[f"Stop {i}"] for i in range(50)]
+    )
+    terminal, child_end = os.openpty()  # stderr is a terminal: the bar is drawn
+    fcntl.ioctl(child_end, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    try:
+        process = await asyncio.create_subprocess_exec(
+            SCRIPT,
+            "import",
+            source,
+            "--batch-size",
+            "10",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=child_end,
+            env=_env(fake_hellotracks),
+        )
+    finally:
+        os.close(child_end)
+    try:
+        drained = asyncio.create_task(asyncio.to_thread(_drain, terminal))
+        out, _ = await asyncio.wait_for(process.communicate(), timeout=120)  # a safety net
+        bar = (await drained).decode(errors="replace")
+    finally:
+        os.close(terminal)
+
+    assert process.returncode == 0, bar
+    assert out.decode().startswith("created 50 of 50 jobs")
+    last = bar.replace("\r", "\n").strip().splitlines()[-1]
+    assert last.startswith("create: 100%"), last
+    size = source.stat().st_size
+    assert f"{size}/{size}" in last.replace(" ", "")  # bytes read of the file size
+    assert "B/s" in last
+    assert "jobs=50" in last
+
+
 async def test_fake_server_command_serves_imports_until_interrupted(tmp_path: Path) -> None:
     server = await asyncio.create_subprocess_exec(
         SCRIPT,
@@ -415,27 +507,34 @@ def test_main_returns_exit_codes_in_process(capsys: pytest.CaptureFixture[str]) 
     assert "invalid choice" in capsys.readouterr().err
 
 
-def test_row_parsing() -> None:
-    assert parse_create({"destination_lat": " 37.5 ", "order_id": "12.0", "error": "x"}) == {
-        "destinationLat": 37.5,
-        "orderId": 12,
-    }
-    assert parse_edit({"id": "abc", "receiverUid": ""}, keep_empty=True) == (
-        "abc",
-        {"receiverUid": ""},
+def test_verbose_is_accepted_before_and_after_the_subcommand() -> None:
+    parser = build_parser()
+    for argv in (
+        ["-v", "import", "jobs.csv"],
+        ["import", "jobs.csv", "-v"],
+        ["import", "--verbose", "jobs.csv"],
+        ["fake-server", "-v"],
+        ["demo", "-v"],
+    ):
+        assert parser.parse_args(argv).verbose is True, argv
+    assert parser.parse_args(["import", "jobs.csv"]).verbose is False
+
+
+def test_importing_the_package_loads_neither_the_cli_nor_tqdm() -> None:
+    code = (
+        "import sys, hellotracks_async, hellotracks_async.testing\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'tqdm'"
+        " or m.split('.')[:2] == ['hellotracks_async', 'cli']))\n"
     )
-    assert parse_create({"isTemplate": "false", "destinationName": "A"})["isTemplate"] is False
-    for row, message in [
-        ({}, "no fields"),
-        ({"destinationName": "A", "destination_name": "B"}, "given twice"),
-        ({"customFields": "[oops"}, "customFields='[oops' is not a JSON list"),
-        ({"customFields": '[{"key": 1}]'}, "is not a string"),
-        ({"id": "x", "destinationName": "A"}, "must not be set"),
-        ({"windowStart": "25:00"}, "windowStart=2500 must be an HHMM time"),
-        ({"destinationLat": "nan"}, "is not a number"),
-    ]:
-        with pytest.raises(RowError, match=re.escape(message)):
-            parse_create(row)
-    for row, message in [({"priority": "1"}, "no id"), ({"id": "x"}, "no field to set")]:
-        with pytest.raises(RowError, match=re.escape(message)):
-            parse_edit(row)
+    env = _env(None)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
+    # The probe itself works: the CLI does load both.
+    probe = code.replace("hellotracks_async.testing\n", "hellotracks_async.cli\n")
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert "'tqdm'" in loaded.stdout
+    assert "'hellotracks_async.cli.commands'" in loaded.stdout

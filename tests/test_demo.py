@@ -7,7 +7,11 @@ import os
 import sys
 from pathlib import Path
 
-from hellotracks_async.demo import DemoReport, run_demo
+import hellotracks_async
+from hellotracks_async.cli.demo import DemoReport, run_demo
+
+#: The checkout whose package the console script must import (ahead of any installed one).
+ROOT = Path(hellotracks_async.__file__).resolve().parents[1]
 
 
 async def test_run_demo_loses_nothing_and_duplicates_nothing_under_faults() -> None:
@@ -60,6 +64,7 @@ def test_an_unverified_report_says_so() -> None:
 async def test_demo_command_exits_0_with_the_summary() -> None:
     script = Path(sys.executable).with_name("hellotracks-async")
     env = {k: v for k, v in os.environ.items() if not k.startswith("HELLOTRACKS_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     process = await asyncio.create_subprocess_exec(
         str(script),
         "demo",

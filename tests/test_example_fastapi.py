@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
@@ -95,3 +96,13 @@ async def test_failures_are_reported(
 
 async def test_unknown_import_is_404(http: httpx.AsyncClient) -> None:
     assert (await http.get("/imports/nope")).status_code == 404
+
+
+def test_the_examples_extra_installs_what_the_run_command_needs(example: ModuleType) -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    pyproject = tomllib.loads((EXAMPLES.parent / "pyproject.toml").read_text())
+    extra = pyproject["project"]["optional-dependencies"]["examples"]
+    assert {re.split(r"[<>=\[ ]", spec)[0] for spec in extra} >= {"fastapi", "uvicorn"}
+    doc = example.__doc__ or ""
+    assert "pip install 'hellotracks-async[examples]'" in doc
+    assert "uvicorn fastapi_app:app" in doc

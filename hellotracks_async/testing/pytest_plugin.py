@@ -4,14 +4,20 @@ The package registers this module as the ``hellotracks_async`` ``pytest11`` entr
 so once the package is installed any test can ask for a started :class:`FakeHellotracks`
 (default key ``"test-key"`` for company ``"acme"``, no faults)::
 
+    import pytest
+    from hellotracks_async import HellotracksClient, Job
+
+    @pytest.mark.asyncio  # not needed with asyncio_mode = "auto"
     async def test_create(fake_hellotracks):
         async with HellotracksClient(api_key=fake_hellotracks.api_key,
                                      base_url=fake_hellotracks.base_url) as client:
             await client.create_jobs([Job(destination_name="HQ")])
         assert len(fake_hellotracks.jobs()) == 1
 
-The fixture needs pytest-asyncio; without it, using the fixture fails with a hint
-(loading the plugin never does).
+The fixture needs pytest-asyncio (0.24 or later), and no setting: it works in strict mode
+(the default) and in auto mode, and runs in the test's own event loop whatever
+``asyncio_default_fixture_loop_scope`` says. Without pytest-asyncio, using the fixture
+fails with a hint (loading the plugin never does).
 """
 
 from __future__ import annotations
@@ -30,13 +36,15 @@ except ImportError:  # pragma: no cover - depends on the environment
 __all__ = ["fake_hellotracks"]
 
 if pytest_asyncio is not None:
-
-    @pytest_asyncio.fixture
+    # loop_scope="function": the test's own loop (the default test loop scope), not the
+    # one asyncio_default_fixture_loop_scope would pick; a server in another loop hangs.
+    @pytest_asyncio.fixture(loop_scope="function")
     async def fake_hellotracks() -> AsyncIterator[FakeHellotracks]:
         """A started :class:`FakeHellotracks`, closed after the test.
 
         Example::
 
+            @pytest.mark.asyncio
             async def test_it(fake_hellotracks):
                 assert fake_hellotracks.base_url.endswith("/api/")
         """

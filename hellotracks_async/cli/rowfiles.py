@@ -15,6 +15,8 @@ Example::
 from __future__ import annotations
 
 import csv
+import io
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -23,7 +25,7 @@ from typing import IO, Any, Final
 import attrs
 import orjson
 
-from ._rows import ERROR_COLUMN, wire_name
+from .cells import ERROR_COLUMN, wire_name
 
 __all__ = [
     "FailuresWriter",
@@ -46,7 +48,7 @@ class InputError(Exception):
         >>> file_format(Path("jobs.xlsx"))
         Traceback (most recent call last):
         ...
-        hellotracks_async._rowio.InputError: jobs.xlsx: unknown format; use .csv, .jsonl or .ndjson
+        hellotracks_async.cli.rowfiles.InputError: jobs.xlsx: unknown format; use .csv, ...
     """
 
 
@@ -60,7 +62,7 @@ def file_format(path: Path) -> str:
     """
     found = _FORMATS.get(path.suffix.lower())
     if found is None:
-        raise InputError(f"{path}: unknown format; use .csv, .jsonl or .ndjson")
+        raise InputError(f"{path}: unknown format; use .csv, ...nl or .ndjson")
     return found
 
 
@@ -95,7 +97,9 @@ class RowReader:
 
     ``columns`` is the CSV header (``None`` for JSONL). CSV is read as UTF-8 (a byte
     order mark is skipped); every value is a string. JSONL lines must be JSON objects;
-    blank lines are skipped.
+    blank lines are skipped. ``size`` is the file's size in bytes and ``bytes_read`` how
+    much of it has been consumed so far (for a progress bar; ahead of the rows yielded by
+    at most one read buffer).
 
     Example::
 
@@ -108,14 +112,26 @@ class RowReader:
         self.path = path
         self.format = file_format(path)
         self.columns: list[str] | None = None
+        self.size = 0
         self._file: IO[Any] | None = None
+        self._binary: IO[bytes] | None = None
         self._csv: Iterator[list[str]] | None = None
+
+    @property
+    def bytes_read(self) -> int:
+        """How many bytes of the file have been read so far."""
+        return 0 if self._binary is None or self._binary.closed else self._binary.tell()
 
     def __enter__(self) -> RowReader:
         if self.format == "jsonl":
-            self._file = self.path.open("rb")
+            self._file = self._binary = self.path.open("rb")
+            self.size = os.fstat(self._file.fileno()).st_size
             return self
-        self._file = self.path.open(encoding="utf-8-sig", errors="replace", newline="")
+        self._binary = self.path.open("rb")
+        self.size = os.fstat(self._binary.fileno()).st_size
+        self._file = io.TextIOWrapper(
+            self._binary, encoding="utf-8-sig", errors="replace", newline=""
+        )
         try:
             reader = csv.reader(self._file)
             self._csv = reader
@@ -159,14 +175,15 @@ class RowReader:
         for line, raw in enumerate(self._file, start=1):
             if not raw.strip():
                 continue
+            record = raw.rstrip(b"\r\n")  # one line: an error's position is a column
             try:
-                fields = orjson.loads(raw)
+                fields = orjson.loads(record)
             except orjson.JSONDecodeError as exc:
-                text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-                yield RawRow(line, {}, f"not valid JSON ({exc}): {text}")
+                text = record.decode("utf-8", errors="replace")
+                yield RawRow(line, {}, f"not valid JSON ({exc.msg} at column {exc.colno}): {text}")
                 continue
             if not isinstance(fields, dict):
-                yield RawRow(line, {}, f"not a JSON object: {raw.decode().rstrip()}")
+                yield RawRow(line, {}, f"not a JSON object: {record.decode().rstrip()}")
                 continue
             yield RawRow(line, fields)
 

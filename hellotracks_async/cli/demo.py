@@ -25,11 +25,11 @@ from typing import Final
 
 import attrs
 
-from .client import HellotracksClient
-from .models import CustomField, Job, JobType, JobUpdate
-from .results import Progress
-from .retrying import RetryPolicy
-from .testing import FAULT_KINDS, FakeHellotracks, Faults
+from ..client import HellotracksClient
+from ..models import CustomField, Job, JobType, JobUpdate
+from ..results import Progress
+from ..retrying import RetryPolicy
+from ..testing import FAULT_KINDS, FakeHellotracks, Faults
 
 __all__ = ["DemoReport", "generate_jobs", "run_demo"]
 

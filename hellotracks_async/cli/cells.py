@@ -21,24 +21,17 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-import attrs
 import orjson
 
-from .errors import ValidationError
-from .models import Job
-from .validation import validate_create, validate_edit
-from .wire import to_wire_name
+from ..errors import ValidationError
+from ..validation import validate_create, validate_edit
+from ..wire import to_wire_name
 
-__all__ = ["ERROR_COLUMN", "KNOWN_NAMES", "RowError", "parse_create", "parse_edit", "wire_name"]
+__all__ = ["ERROR_COLUMN", "RowError", "parse_create", "parse_edit", "wire_name"]
 
 #: The column a failures file adds; ignored when such a file is imported again.
 ERROR_COLUMN: Final = "error"
 _CUSTOM: Final = "custom_"
-
-#: The wire names of every documented job field.
-KNOWN_NAMES: Final[frozenset[str]] = frozenset(
-    to_wire_name(field.name) for field in attrs.fields(Job) if field.name != "extras"
-)
 
 
 class RowError(ValueError):
@@ -163,7 +156,7 @@ def parse_create(row: Mapping[str, Any], *, keep_empty: bool = False) -> dict[st
         >>> parse_create({"destinationLat": "91"})
         Traceback (most recent call last):
         ...
-        hellotracks_async._rows.RowError: destinationLat=91.0 must be within [-90, 90]
+        hellotracks_async.cli.cells.RowError: destinationLat=91.0 must be within [-90, 90]
     """
     wire = _wire_fields(row, keep_empty)
     if not wire:
@@ -185,7 +178,7 @@ def parse_edit(row: Mapping[str, Any], *, keep_empty: bool = False) -> tuple[str
         >>> parse_edit({"id": "65f0", "priority": "12"})
         Traceback (most recent call last):
         ...
-        hellotracks_async._rows.RowError: priority=12 must be within [0, 10]
+        hellotracks_async.cli.cells.RowError: priority=12 must be within [0, 10]
     """
     fields = _wire_fields(row, keep_empty)
     job_id = fields.pop("id", None)

@@ -25,11 +25,11 @@ from typing import Any
 
 import attrs
 
-from ._rowio import FailuresWriter, RawRow, RowReader
-from ._rows import ERROR_COLUMN, RowError, parse_create, parse_edit, wire_name
-from .client import HellotracksClient
-from .errors import ValidationError
-from .results import BatchFailure, BatchOutcome, Progress
+from ..client import HellotracksClient
+from ..errors import ValidationError
+from ..results import BatchFailure, BatchOutcome, Progress
+from .cells import ERROR_COLUMN, RowError, parse_create, parse_edit, wire_name
+from .rowfiles import FailuresWriter, RawRow, RowReader
 
 __all__ = ["ImportStats", "check_rows", "describe", "failure_columns", "import_rows"]
 

@@ -1,0 +1,21 @@
+"""The ``hellotracks-async`` command line. Nothing outside this subpackage imports it, so
+``import hellotracks_async`` never loads it or its dependencies (tqdm).
+
+- :mod:`.parser`: the argument parser (:func:`build_parser`).
+- :mod:`.commands`: :func:`main` and the three commands it runs.
+- :mod:`.importer`: the ``import`` command's work: rows through the client, failures out.
+- :mod:`.rowfiles`: CSV / JSONL files: formats, the lazy row reader, the failures writer.
+- :mod:`.cells`: one row's cells -> a wire-format job (names, text values, validation).
+- :mod:`.progress`: the tqdm progress bar on stderr.
+- :mod:`.demo`: the demo against an in-process faulty fake server.
+
+Example::
+
+    >>> build_parser().parse_args(["import", "jobs.csv", "-v"]).verbose
+    True
+"""
+
+from .commands import main
+from .parser import build_parser
+
+__all__ = ["build_parser", "main"]

@@ -1,0 +1,196 @@
+"""The argument parser of ``hellotracks-async``: three subcommands, checked values.
+
+``-v`` / ``--verbose`` is accepted before the subcommand and after it (each subparser
+gets it from a parent parser), so ``hellotracks-async -v import jobs.csv`` and
+``hellotracks-async import jobs.csv -v`` mean the same.
+
+Example::
+
+    >>> args = build_parser().parse_args(["import", "jobs.csv", "--edit", "-v"])
+    >>> args.command, args.edit, args.verbose
+    ('import', True, True)
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .. import __version__
+
+__all__ = ["PROG", "build_parser"]
+
+#: The console script's name, in usage lines and error messages.
+PROG = "hellotracks-async"
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+_VERBOSE_HELP = "log every retry (INFO) on stderr"
+
+
+def _common_options() -> argparse.ArgumentParser:
+    """The options every subcommand takes too. Their default is "not given", so that
+    ``-v`` before the subcommand is not reset by the subparser."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=_VERBOSE_HELP
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with its three subcommands.
+
+    Example::
+
+        >>> build_parser().parse_args(["import", "jobs.csv", "--edit"]).edit
+        True
+    """
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Bulk-create and edit Hellotracks jobs; test against a fake."
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = [_common_options()]
+
+    imp = commands.add_parser(
+        "import",
+        parents=common,
+        help="create (or --edit) the jobs of a CSV or JSONL file",
+        description=(
+            "Create the jobs of a CSV or JSONL file (.csv, .jsonl, .ndjson), or edit jobs by "
+            "id with --edit. Columns are wire names (destinationName) or snake_case "
+            "(destination_name); custom_<name> columns pass through; customFields is a JSON "
+            "list. Rows that fail, or cannot be read, are written with an 'error' column to "
+            "the failures file, which can be imported again: created jobs carry their "
+            "uidSecondary there, so a second import updates instead of duplicating. The API "
+            "key is read from HELLOTRACKS_API_KEY or --api-key-file."
+        ),
+    )
+    imp.add_argument("file", metavar="FILE", type=Path, help="the .csv, .jsonl or .ndjson file")
+    imp.add_argument("--edit", action="store_true", help="edit jobs: every row needs an id")
+    imp.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=100,
+        metavar="N",
+        help="jobs per request (default 100)",
+    )
+    imp.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=4,
+        metavar="N",
+        help="requests in flight at once (default 4)",
+    )
+    imp.add_argument(
+        "--max-retries",
+        type=_non_negative_int,
+        default=5,
+        metavar="N",
+        help="retries per request for transient failures (default 5)",
+    )
+    imp.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds per attempt (default 30)",
+    )
+    imp.add_argument(
+        "--dry-run", action="store_true", help="check every row, send nothing (no API key needed)"
+    )
+    imp.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="API root (default: env HELLOTRACKS_BASE_URL or the public API)",
+    )
+    imp.add_argument(
+        "--api-key-file",
+        type=Path,
+        metavar="PATH",
+        help="read the API key from this file (default: env HELLOTRACKS_API_KEY)",
+    )
+    imp.add_argument(
+        "--failures",
+        type=Path,
+        metavar="PATH",
+        help="where failed rows go (default: <FILE stem>.failures.<ext> beside it)",
+    )
+    imp.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    fake = commands.add_parser(
+        "fake-server",
+        parents=common,
+        help="run the fake Hellotracks server until Ctrl-C",
+        description="Run FakeHellotracks (jobs in memory) until Ctrl-C.",
+    )
+    fake.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
+    fake.add_argument(
+        "--port", type=_non_negative_int, default=8080, help="default 8080; 0 picks a free port"
+    )
+    fake.add_argument(
+        "--fault-rate",
+        type=_rate,
+        default=0.0,
+        metavar="R",
+        help="share of requests that get a fault of any kind (default 0)",
+    )
+    fake.add_argument("--seed", type=int, help="seed of the fault sequence")
+    fake.add_argument(
+        "--no-store",
+        action="store_true",
+        help="keep no job (for load tests): createjobs answers as usual, "
+        "editjobs/getjobs see no job, memory stays flat",
+    )
+
+    demo = commands.add_parser(
+        "demo",
+        parents=common,
+        help="create and edit generated jobs against an in-process faulty fake server",
+        description=(
+            "Start the fake server in-process with faults of every kind, create and edit "
+            "generated jobs, and check the server's store: nothing lost, no duplicates."
+        ),
+    )
+    demo.add_argument(
+        "--jobs", type=_positive_int, default=10_000, metavar="N", help="default 10000"
+    )
+    demo.add_argument(
+        "--fault-rate",
+        type=_rate,
+        default=0.05,
+        metavar="R",
+        help="share of requests that get a fault (default 0.05)",
+    )
+    demo.add_argument("--seed", type=int, default=2026, help="default 2026")
+    demo.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
