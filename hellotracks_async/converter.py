@@ -43,7 +43,7 @@ from cattrs.fns import identity
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from .models import CustomField, Job, JobType, JobUpdate
-from .wire import date_from_yyyymmdd, to_wire_name, yyyymmdd
+from .wire import KNOWN_WIRE_NAMES, date_from_yyyymmdd, to_wire_name, yyyymmdd
 
 __all__ = ["converter", "to_wire_name"]
 
@@ -168,7 +168,7 @@ _HOOKS: Final[dict[Any, tuple[_Structure, Callable[[Any], Any]]]] = {
 _WIRE_NAMES: Final[dict[str, str]] = {
     field.name: to_wire_name(field.name) for field in attrs.fields(Job) if field.name != "extras"
 }
-_KNOWN: Final = frozenset(_WIRE_NAMES.values())
+_KNOWN: Final = KNOWN_WIRE_NAMES
 
 
 def _renames(cls: type, hook: Callable[[str], Any] | None = None) -> dict[str, Any]:

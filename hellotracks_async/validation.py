@@ -31,9 +31,8 @@ Example::
 
 from __future__ import annotations
 
-import difflib
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from operator import attrgetter
 from typing import Any, Final
@@ -42,15 +41,25 @@ import attrs
 
 from .errors import ValidationError
 from .models import UNSET, CustomField, Job, JobType, JobUpdate
-from .wire import date_from_yyyymmdd, to_wire_name
+from .wire import (
+    date_from_yyyymmdd,
+    is_custom_name,
+    suggest_wire_name,
+    to_wire_name,
+    unknown_wire_names,
+)
 
-__all__ = ["unknown_wire_names", "validate_create", "validate_edit", "validate_edit_pair"]
+__all__ = [
+    "unknown_wire_names",  # from .wire, for the CLI's header check
+    "validate_create",
+    "validate_edit",
+    "validate_edit_pair",
+]
 
 #: A check: the reason a value is refused, or ``None`` if it is fine.
 _Check = Callable[[Any], "str | None"]
 
 _INT64: Final = range(-(2**63), 2**63)
-_CUSTOM: Final = "custom_"
 
 
 def _json_problem(value: Any) -> str | None:
@@ -226,80 +235,31 @@ def _rules(form: int) -> dict[str, tuple[str, _Check]]:
 
 _OBJECT_RULES: Final = _rules(0)
 _WIRE_RULES: Final = _rules(1)
-_OBJECT_CHECKS: Final = {
-    cls: (
-        attrgetter(*(attribute for attribute, _ in rules.values())),
-        tuple((wire, check) for wire, (_, check) in rules.items()),
-    )
-    for cls in (Job, JobUpdate)
-    for rules in [{w: r for w, r in _OBJECT_RULES.items() if hasattr(cls, r[0])}]
-}
+
+
+def _object_checks(cls: type) -> tuple[Callable[[Any], tuple[Any, ...]], tuple[Any, ...]]:
+    """A getter of all checked attributes of ``cls`` at once, and (wire name, check) of each."""
+    rules = [
+        (attr, wire, check) for wire, (attr, check) in _OBJECT_RULES.items() if hasattr(cls, attr)
+    ]
+    return attrgetter(*(attr for attr, _, _ in rules)), tuple((w, c) for _, w, c in rules)
+
+
+_OBJECT_CHECKS: Final = {Job: _object_checks(Job), JobUpdate: _object_checks(JobUpdate)}
 #: Dates and times a :class:`JobUpdate` clears with ``None``.
 _CLEARABLE: Final = frozenset(
     wire for wire, (_, check) in _OBJECT_RULES.items() if check in (_date, _aware)
 )
 
-# -- unknown names and suggestions
-
-#: Usual column names that are no wire name, and the field they most likely mean.
-_SYNONYMS: Final = {
-    "name": "destinationName",
-    "title": "destinationName",
-    "address": "destinationText",
-    "notes": "textDispatcher",
-    "note": "textDispatcher",
-    "lat": "destinationLat",
-    "latitude": "destinationLat",
-    "lng": "destinationLng",
-    "lon": "destinationLng",
-    "longitude": "destinationLng",
-    "date": "day",
-}
-#: Each wire name in lower case without ``_``, to match ``destination_lat``, ``DAY``...
-_SQUASHED: Final = {wire.replace("_", "").lower(): wire for wire in _WIRE_RULES}
 _HOW_TO_SEND_UNKNOWN: Final = (
     "(to send a field this SDK does not know, use Job(extras=...) or allow unknown fields)"
 )
 
 
-def _is_custom(name: Any) -> bool:
-    return isinstance(name, str) and name.startswith(_CUSTOM) and len(name) > len(_CUSTOM)
-
-
-def _suggestion(name: str) -> str | None:
-    """The known wire name that ``name`` most likely means, if any."""
-    squashed = name.replace("_", "").replace("-", "").replace(" ", "").lower()
-    if squashed in _SQUASHED:
-        return _SQUASHED[squashed]
-    if squashed in _SYNONYMS:
-        return _SYNONYMS[squashed]
-    close = difflib.get_close_matches(squashed, _SQUASHED, n=1, cutoff=0.75)
-    return _SQUASHED[close[0]] if close else None
-
-
-def unknown_wire_names(names: Iterable[str]) -> dict[str, str | None]:
-    """The names that are no field: each with the known wire name it likely means.
-
-    Known are wire names (``destinationLat``), snake_case attribute names
-    (``destination_lat``) and ``custom_<name>``. For a header check before sending.
-
-    Example::
-
-        >>> unknown_wire_names(["destination_name", "custom_PO", "notes", "destinatonLat", "x"])
-        {'notes': 'textDispatcher', 'destinatonLat': 'destinationLat', 'x': None}
-    """
-    known = _WIRE_RULES.keys()
-    return {
-        name: _suggestion(name)
-        for name in names
-        if not (name in known or to_wire_name(name) in known or _is_custom(name))
-    }
-
-
 def _unknown(index: int, key: Any, value: Any) -> ValidationError:
     if not isinstance(key, str):
         return ValidationError(index, repr(key), value, "is a dict key that is not a string")
-    suggestion = _suggestion(key)
+    suggestion = suggest_wire_name(key)
     guess = f"; did you mean {suggestion}?" if suggestion else ""
     reason = f"is not a known field{guess} {_HOW_TO_SEND_UNKNOWN}"
     return ValidationError(index, key, value, reason)
@@ -314,7 +274,7 @@ def _check_wire_dict(item: Mapping[Any, Any], index: int, allow_unknown: bool) -
         rule = _WIRE_RULES.get(key)
         if rule is not None:
             reason = None if value is None else rule[1](value)
-        elif _is_custom(key):
+        elif is_custom_name(key):
             reason = None if value is None else _custom_value(value)
         elif allow_unknown and isinstance(key, str):
             reason = _json_problem(value)
