@@ -154,7 +154,8 @@ class Job:
     id: str | None = None
     day: date | None = None
     number: int | None = None
-    type: JobType | None = None
+    #: A :class:`JobType`, or a plain ``int`` for a type the server added after this release.
+    type: JobType | int | None = None
     priority: int | None = None
     destination_name: str | None = None
     destination_text: str | None = None

@@ -1,10 +1,20 @@
 """Client-side checks of input jobs, run before anything is sent. No I/O.
 
-Each check looks at one field in either form a caller may give: a :class:`Job` /
-:class:`JobUpdate` attribute (``date``, ``datetime``, :class:`CustomField`) or a value of
-a plain wire-format dict (``int`` day, ``dict`` custom field). The first problem found
-raises :class:`~hellotracks_async.errors.ValidationError` naming the job's index, the
-field's wire name and the value.
+A job comes in one of two forms, each with its own table of checks:
+
+- a :class:`Job` / :class:`JobUpdate`: each attribute by its Python type (``date``,
+  aware ``datetime``, :class:`JobType`, :class:`CustomField`...);
+- a wire-format dict: each key must be a known wire name (or ``custom_<name>``), each
+  value of the type the API takes (``int`` YYYYMMDD day, epoch milliseconds...).
+
+Everything must be JSON that the API can read: no ``Decimal``, ``set`` or other objects,
+no ``nan``, no integer beyond 64 bits, no non-string dict key, nested values included.
+The first problem raises :class:`~hellotracks_async.errors.ValidationError` naming the
+job's index, the field's wire name and the value.
+
+Fields this SDK does not know yet are sent in one explicit way: ``Job(extras={...})`` /
+``JobUpdate(extras={...})`` (wire names, values sent as they are), or for a dict,
+``allow_unknown=True``.
 
 Example::
 
@@ -12,6 +22,11 @@ Example::
     Traceback (most recent call last):
     ...
     hellotracks_async.errors.ValidationError: job #4: destinationLat=91.0 must be within [-90, 90]
+    >>> validate_create({"destination_lat": 1.5}, index=0)
+    Traceback (most recent call last):
+    ...
+    hellotracks_async.errors.ValidationError: job #0: destination_lat=1.5 is not a known
+    field; did you mean destinationLat? ...
 """
 
 from __future__ import annotations
@@ -19,42 +34,89 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
+from operator import attrgetter
 from typing import Any, Final
+
+import attrs
 
 from .errors import ValidationError
 from .models import UNSET, CustomField, Job, JobType, JobUpdate
-from .wire import date_from_yyyymmdd, to_wire_name
+from .wire import (
+    date_from_yyyymmdd,
+    is_custom_name,
+    suggest_wire_name,
+    to_wire_name,
+    unknown_wire_names,
+)
 
-__all__ = ["validate_create", "validate_edit", "validate_edit_pair"]
+__all__ = [
+    "unknown_wire_names",  # from .wire, for the CLI's header check
+    "validate_create",
+    "validate_edit",
+    "validate_edit_pair",
+]
 
+#: A check: the reason a value is refused, or ``None`` if it is fine.
 _Check = Callable[[Any], "str | None"]
 
+_INT64: Final = range(-(2**63), 2**63)
 
-def _number_within(low: float, high: float) -> _Check:
-    def check(value: Any) -> str | None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return "must be a number"
-        if math.isnan(value) or not low <= value <= high:
-            return f"must be within [{low:g}, {high:g}]"
+
+def _json_problem(value: Any) -> str | None:
+    """Why JSON (as the client sends it) cannot carry ``value``, nested values included."""
+    if value is None or isinstance(value, (str, bool)):
         return None
+    if isinstance(value, int):
+        return None if value in _INT64 else "is an integer beyond 64 bits"
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "is not a finite number"
+    if isinstance(value, (list, tuple)):
+        return next(filter(None, map(_json_problem, value)), None)
+    if isinstance(value, dict):
+        if not all(isinstance(key, str) for key in value):
+            return "has a dict key that is not a string"
+        return next(filter(None, map(_json_problem, value.values())), None)
+    return f"is a {type(value).__name__}, which JSON cannot carry"
 
-    return check
+
+def _text(value: Any) -> str | None:
+    return None if isinstance(value, str) else "must be a string"
 
 
-def _day(value: Any) -> str | None:
-    if isinstance(value, date):
-        return None
-    try:
-        number = int(value)
-        if number:
-            date_from_yyyymmdd(number)
-    except (TypeError, ValueError):
-        return "is not a real date (YYYYMMDD)"
-    return None
+def _integer(value: Any) -> str | None:
+    if type(value) is int or (isinstance(value, int) and not isinstance(value, bool)):
+        return None if value in _INT64 else "is an integer beyond 64 bits"
+    return "must be an integer"
+
+
+def _number(value: Any) -> str | None:
+    if type(value) is float:  # the usual case first
+        return None if math.isfinite(value) else "is not a finite number"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "must be a number"
+    return _json_problem(value)
+
+
+def _boolean(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "must be true or false"
+
+
+def _within(check: _Check, low: int, high: int, usual: tuple[type, ...]) -> _Check:
+    """``check``, and ``low <= value <= high``."""
+
+    def within(value: Any) -> str | None:
+        if type(value) in usual and low <= value <= high:
+            return None  # the usual case, decided at once (nan fails the comparison)
+        reason = check(value)
+        if reason is None and not low <= value <= high:
+            reason = f"must be within [{low:g}, {high:g}]"
+        return reason
+
+    return within
 
 
 def _hhmm(value: Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if _integer(value) is not None:
         return "must be an HHMM integer"
     hours, minutes = divmod(value, 100)
     if value == 2400 or (0 <= hours < 24 and 0 <= minutes < 60):
@@ -62,166 +124,230 @@ def _hhmm(value: Any) -> str | None:
     return "must be an HHMM time between 0 and 2400"
 
 
-def _timestamp(value: Any) -> str | None:
-    if isinstance(value, datetime):
-        return "must be timezone-aware" if value.tzinfo is None else None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        return "must be an aware datetime or epoch milliseconds"
-    return None
-
-
 def _job_type(value: Any) -> str | None:
-    if isinstance(value, JobType) or value in (0, 1, 2):
+    if isinstance(value, JobType) or (type(value) is int and value in (0, 1, 2)):
         return None
     return "must be a JobType (0 work, 1 pickup, 2 dropoff)"
 
 
-def _custom_fields(value: Any) -> str | None:
-    if not isinstance(value, list):
-        return "must be a list of {key, val}"
-    for item in value:
-        key = (
-            item.key
-            if isinstance(item, CustomField)
-            else (item.get("key") if isinstance(item, Mapping) else None)
-        )
-        if not isinstance(key, str):
-            return f"has a custom field whose key {key!r} is not a string"
+def _yyyymmdd(value: Any) -> str | None:
+    if type(value) is int and 10000101 <= value <= 99991231 and 1 <= value % 100 <= 28:
+        return None  # surely a real date (or a year the API will refuse)
+    if _integer(value) is not None:
+        return "must be a YYYYMMDD integer"
+    try:
+        if value:
+            date_from_yyyymmdd(value)
+    except ValueError:
+        return "is not a real date (YYYYMMDD)"
     return None
 
 
-_TIMESTAMPS = (
-    "ts_created",
-    "ts_saved",
-    "ts_assigned",
-    "ts_accepted",
-    "ts_scheduled",
-    "ts_check_in",
-    "ts_check_out",
-    "ts_done_success",
-    "ts_signature",
-    "scheduled_start",
-    "scheduled_end",
-)
+def _date(value: Any) -> str | None:
+    return None if isinstance(value, date) else "must be a datetime.date"
 
-#: (attribute, wire name, check) for every checked field.
-_CHECKS: Final[tuple[tuple[str, str, _Check], ...]] = (
-    ("destination_lat", "destinationLat", _number_within(-90, 90)),
-    ("destination_lng", "destinationLng", _number_within(-180, 180)),
-    ("day", "day", _day),
-    ("priority", "priority", _number_within(0, 10)),
-    ("type", "type", _job_type),
-    ("window_start", "windowStart", _hhmm),
-    ("window_end", "windowEnd", _hhmm),
-    ("custom_fields", "customFields", _custom_fields),
-    *((name, to_wire_name(name), _timestamp) for name in _TIMESTAMPS),
-)
 
-#: Per wire name, an expression on ``value`` that is true only for values the check
-#: passes: the usual good values, decided inline without calling the check.
-_SURELY_VALID: Final[dict[str, str]] = {
-    "destinationLat": "(type(value) is float or type(value) is int) and -90 <= value <= 90",
-    "destinationLng": "(type(value) is float or type(value) is int) and -180 <= value <= 180",
-    "day": "type(value) is date or type(value) is int and 19000101 <= value <= 21001231"
-    " and 1 <= value // 100 % 100 <= 12 and 1 <= value % 100 <= 28",
-    "priority": "type(value) is int and 0 <= value <= 10",
-    "type": "type(value) is JobType",
-    "windowStart": "type(value) is int and 0 <= value <= 2400 and value % 100 < 60",
-    "windowEnd": "type(value) is int and 0 <= value <= 2400 and value % 100 < 60",
-    **{
-        to_wire_name(name): "type(value) is datetime and value.tzinfo is not None"
-        for name in _TIMESTAMPS
-    },
+def _epoch_ms(value: Any) -> str | None:
+    reason = _integer(value)
+    if reason is None and value < 0:
+        return "must be epoch milliseconds (0 or more)"
+    return reason
+
+
+def _aware(value: Any) -> str | None:
+    if not isinstance(value, datetime):
+        return "must be a timezone-aware datetime"
+    return "must be timezone-aware" if value.utcoffset() is None else None
+
+
+def _custom_value(value: Any) -> str | None:
+    """A custom field's value: a string, a number or a bool."""
+    if isinstance(value, (str, int, float)):  # bool is an int
+        return _json_problem(value)
+    return "must be a string, a number or a bool"
+
+
+def _custom_fields(item_check: _Check) -> _Check:
+    def check(value: Any) -> str | None:
+        if not isinstance(value, list):
+            return "must be a list of custom fields"
+        return next(filter(None, map(item_check, value)), None)
+
+    return check
+
+
+def _custom_item(key: Any, val: Any) -> str | None:
+    if not isinstance(key, str):
+        return f"has a custom field whose key {key!r} is not a string"
+    if _custom_value(val) is not None:
+        return f"has a custom field value {val!r}, which is not a string, number or bool"
+    return None
+
+
+def _custom_field_object(item: Any) -> str | None:
+    if not isinstance(item, CustomField):
+        return f"holds {item!r}, which is not a CustomField"
+    return _custom_item(item.key, item.val)
+
+
+def _custom_field_wire(item: Any) -> str | None:
+    if not isinstance(item, dict):
+        return f'holds {item!r}, which is not a {{"key": ..., "val": ...}} object'
+    return _custom_item(item.get("key"), item.get("val")) or _json_problem(item)
+
+
+#: Each attribute type of :class:`Job` -> (check of the attribute, check of the wire value).
+_BY_TYPE: Final[dict[Any, tuple[_Check, _Check]]] = {
+    str | None: (_text, _text),
+    int | None: (_integer, _integer),
+    float | None: (_number, _number),
+    bool | None: (_boolean, _boolean),
+    date | None: (_date, _yyyymmdd),
+    datetime | None: (_aware, _epoch_ms),
+    JobType | int | None: (_job_type, _job_type),
+    list[CustomField] | None: (
+        _custom_fields(_custom_field_object),
+        _custom_fields(_custom_field_wire),
+    ),
 }
 
-_CHECKS_BY_WIRE: Final = {wire: check for _, wire, check in _CHECKS}
+#: Fields with a narrower check than their type's, in both forms.
+_BY_NAME: Final[dict[str, _Check]] = {
+    "destinationLat": _within(_number, -90, 90, (float, int)),
+    "destinationLng": _within(_number, -180, 180, (float, int)),
+    "priority": _within(_integer, 0, 10, (int,)),
+    "windowStart": _hhmm,
+    "windowEnd": _hhmm,
+}
 
 
-def _check(wire: str, value: Any, index: int) -> None:
-    if value is None or value is UNSET:
-        return
-    reason = _CHECKS_BY_WIRE[wire](value)
-    if reason is not None:
-        raise ValidationError(index, wire, value, reason)
+def _rules(form: int) -> dict[str, tuple[str, _Check]]:
+    """wire name -> (attribute, check) of every :class:`Job` field; ``form`` 0 for
+    attributes, 1 for wire values."""
+    rules = {}
+    for field in attrs.fields(attrs.resolve_types(Job)):
+        if field.name != "extras":
+            wire = to_wire_name(field.name)
+            check = _BY_NAME.get(wire) or _BY_TYPE[field.type][form]
+            rules[wire] = (field.name, check)
+    return rules
 
 
-def _check_fields(item: Any, index: int) -> None:
+_OBJECT_RULES: Final = _rules(0)
+_WIRE_RULES: Final = _rules(1)
+
+
+def _object_checks(cls: type) -> tuple[Callable[[Any], tuple[Any, ...]], tuple[Any, ...]]:
+    """A getter of all checked attributes of ``cls`` at once, and (wire name, check) of each."""
+    rules = [
+        (attr, wire, check) for wire, (attr, check) in _OBJECT_RULES.items() if hasattr(cls, attr)
+    ]
+    return attrgetter(*(attr for attr, _, _ in rules)), tuple((w, c) for _, w, c in rules)
+
+
+_OBJECT_CHECKS: Final = {Job: _object_checks(Job), JobUpdate: _object_checks(JobUpdate)}
+#: Dates and times a :class:`JobUpdate` clears with ``None``.
+_CLEARABLE: Final = frozenset(
+    wire for wire, (_, check) in _OBJECT_RULES.items() if check in (_date, _aware)
+)
+
+_HOW_TO_SEND_UNKNOWN: Final = (
+    "(to send a field this SDK does not know, use Job(extras=...) or allow unknown fields)"
+)
+
+
+def _unknown(index: int, key: Any, value: Any) -> ValidationError:
+    if not isinstance(key, str):
+        return ValidationError(index, repr(key), value, "is a dict key that is not a string")
+    suggestion = suggest_wire_name(key)
+    guess = f"; did you mean {suggestion}?" if suggestion else ""
+    reason = f"is not a known field{guess} {_HOW_TO_SEND_UNKNOWN}"
+    return ValidationError(index, key, value, reason)
+
+
+# -- the checks of one job
+
+
+def _check_wire_dict(item: Mapping[Any, Any], index: int, allow_unknown: bool) -> None:
+    """Every key of a wire-format dict (or of ``extras``, with ``allow_unknown``)."""
+    for key, value in item.items():
+        rule = _WIRE_RULES.get(key)
+        if rule is not None:
+            reason = None if value is None else rule[1](value)
+        elif is_custom_name(key):
+            reason = None if value is None else _custom_value(value)
+        elif allow_unknown and isinstance(key, str):
+            reason = _json_problem(value)
+        else:
+            raise _unknown(index, key, value)
+        if reason is not None:
+            raise ValidationError(index, key, value, reason)
+
+
+def _check_object(item: Job | JobUpdate, index: int) -> int:
+    """Every attribute of a Job or JobUpdate, then its ``extras``; the number of fields
+    set (``extras`` included)."""
+    kind = Job if isinstance(item, Job) else JobUpdate
+    get_values, checks = _OBJECT_CHECKS[kind]
+    unset = None if kind is Job else UNSET
+    count = 0
+    for (wire, check), value in zip(checks, get_values(item), strict=True):
+        if value is unset:
+            continue
+        count += 1
+        if value is None:  # on a JobUpdate: clears the field
+            if wire in _CLEARABLE:
+                continue
+            raise ValidationError(index, wire, value, "only a date or time clears with None")
+        reason = check(value)
+        if reason is not None:
+            raise ValidationError(index, wire, value, reason)
+    if item.extras:
+        _check_wire_dict(item.extras, index, allow_unknown=True)
+    return count + len(item.extras)
+
+
+def _check(item: Any, index: int, allow_unknown: bool) -> int:
+    """Check a Job, JobUpdate or wire dict; the number of fields it sets."""
+    if isinstance(item, (Job, JobUpdate)):
+        return _check_object(item, index)
     if isinstance(item, Mapping):
-        for wire in sorted(_CHECKS_BY_WIRE.keys() & item.keys()):  # only keys present
-            _check(wire, item[wire], index)
-    else:
-        for attribute, wire, _ in _CHECKS:
-            _check(wire, getattr(item, attribute, None), index)
+        _check_wire_dict(item, index, allow_unknown)
+        return len(item)
+    raise ValidationError(index, "job", item, "must be a Job, a JobUpdate or a wire-format dict")
 
 
-def _make_checker(kind: type) -> Callable[[Any, int], None]:
-    """Generate ``_check_fields`` for items of exactly type ``kind``, unrolled.
-
-    One statement per checked field: read it (``dict.get`` for a dict, in the sorted
-    order of the wire names; the attribute for a class that has it), skip it if unset,
-    accept it inline if :data:`_SURELY_VALID` says so, and call the check only
-    otherwise. Same checks, same order, same first error as :func:`_check_fields`.
-    """
-    if kind is dict:
-        reads = [(wire, f"item.get({wire!r})") for wire in sorted(_CHECKS_BY_WIRE)]
-    else:
-        reads = [(wire, f"item.{name}") for name, wire, _ in _CHECKS if hasattr(kind, name)]
-    namespace: dict[str, Any] = {
-        "date": date,
-        "datetime": datetime,
-        "JobType": JobType,
-        "UNSET": UNSET,
-        "ValidationError": ValidationError,
-    }
-    lines = ["def check_fields(item, index):"]
-    for number, (wire, read) in enumerate(reads):
-        namespace[f"check_{number}"] = _CHECKS_BY_WIRE[wire]
-        surely_valid = _SURELY_VALID.get(wire, "False")
-        lines += [
-            f"    value = {read}",
-            f"    if value is not None and value is not UNSET and not ({surely_valid}):",
-            f"        reason = check_{number}(value)",
-            "        if reason is not None:",
-            f"            raise ValidationError(index, {wire!r}, value, reason)",
-        ]
-    source = "\n".join(lines)
-    exec(compile(source, f"<hellotracks_async checks of {kind.__name__}>", "exec"), namespace)
-    checker: Callable[[Any, int], None] = namespace["check_fields"]
-    return checker
-
-
-#: The generated checkers of the types validated by the thousand.
-_CHECKERS: Final[dict[type, Callable[[Any, int], None]]] = {
-    kind: _make_checker(kind) for kind in (Job, JobUpdate, dict)
-}
-
-
-def validate_create(job: Job | Mapping[str, Any], index: int) -> None:
+def validate_create(
+    job: Job | Mapping[str, Any], index: int, *, allow_unknown: bool = False
+) -> None:
     """Check one job to create; raise :class:`ValidationError` on the first problem.
+
+    A dict may only use known wire names and ``custom_<name>`` keys unless
+    ``allow_unknown``; a :class:`Job` sends unknown fields through ``extras``.
 
     Example::
 
         >>> validate_create({"destinationName": "Acme", "day": 20261123}, index=0)
+        >>> validate_create({"destinationName": "Acme", "newField": 1}, 0, allow_unknown=True)
     """
-    if type(job) is Job:  # the usual case first: isinstance() with an ABC is slower
-        job_id = job.id
-    elif isinstance(job, Mapping):
-        job_id = job.get("id")
-    elif isinstance(job, Job):
-        job_id = job.id
-    else:
+    if isinstance(job, JobUpdate) or not isinstance(job, (Job, Mapping)):
         raise ValidationError(index, "job", job, "must be a Job or a wire-format dict")
+    job_id = job.id if isinstance(job, Job) else job.get("id")
     if job_id is not None:
         raise ValidationError(index, "id", job_id, "must not be set on a job to create")
-    checker = _CHECKERS.get(type(job))
-    if checker is None:
-        _check_fields(job, index)
-    else:
-        checker(job, index)
+    _check(job, index, allow_unknown)
 
 
-def validate_edit(job_id: Any, update: JobUpdate | Mapping[str, Any], index: int) -> None:
+def validate_edit(
+    job_id: Any,
+    update: JobUpdate | Mapping[str, Any],
+    index: int,
+    *,
+    allow_unknown: bool = False,
+) -> None:
     """Check one ``(job_id, update)`` pair; raise :class:`ValidationError` on a problem.
+
+    An update must set at least one field. ``None`` clears a date or time field.
 
     Example::
 
@@ -232,16 +358,15 @@ def validate_edit(job_id: Any, update: JobUpdate | Mapping[str, Any], index: int
     """
     if not isinstance(job_id, str) or not job_id:
         raise ValidationError(index, "id", job_id, "must be a non-empty string")
-    if not isinstance(update, (JobUpdate, Mapping)):
+    if isinstance(update, Job) or not isinstance(update, (JobUpdate, Mapping)):
         raise ValidationError(index, "update", update, "must be a JobUpdate or a wire dict")
-    checker = _CHECKERS.get(type(update))
-    if checker is None:
-        _check_fields(update, index)
-    else:
-        checker(update, index)
+    if not _check(update, index, allow_unknown):
+        raise ValidationError(index, "update", update, "sets no field")
 
 
-def validate_edit_pair(item: Any, index: int) -> tuple[str, JobUpdate | Mapping[str, Any]]:
+def validate_edit_pair(
+    item: Any, index: int, *, allow_unknown: bool = False
+) -> tuple[str, JobUpdate | Mapping[str, Any]]:
     """Check one ``(job_id, update)`` input, its shape included; return it unpacked.
 
     Example::
@@ -252,5 +377,5 @@ def validate_edit_pair(item: Any, index: int) -> tuple[str, JobUpdate | Mapping[
     if not isinstance(item, tuple) or len(item) != 2:
         raise ValidationError(index, "update", item, "must be a (job_id, update) pair")
     job_id, update = item
-    validate_edit(job_id, update, index)
+    validate_edit(job_id, update, index, allow_unknown=allow_unknown)
     return job_id, update

@@ -258,7 +258,11 @@ async def test_an_edit_with_one_unknown_id_fails_alone(mocked: aioresponses) -> 
         return _echo(url, **kwargs)
 
     mocked.post(EDIT, callback=answer, repeat=True)
-    updates = [("a", JobUpdate(priority=1)), ("gone", JobUpdate(priority=1)), ("c", {})]
+    updates = [
+        ("a", JobUpdate(priority=1)),
+        ("gone", JobUpdate(priority=1)),
+        ("c", {"priority": 2}),  # an empty update is now refused before sending
+    ]
     async with _client() as client:
         result = await client.edit_jobs(updates, raise_on_error=False)
     assert [f.indices for f in result.failures] == [(1,)]

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import date, datetime, timedelta, timezone, tzinfo
-from decimal import Decimal
-from fractions import Fraction
+import logging
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from hellotracks_async import UNSET, CustomField, Job, JobType, JobUpdate
-from hellotracks_async import converter as module
 from hellotracks_async.converter import converter
 from hellotracks_async.wire import to_wire_name
 
@@ -180,281 +177,69 @@ def test_wire_timestamps_round_trip(wire: dict[str, int]) -> None:
     assert converter.unstructure(converter.structure(wire, Job)) == wire
 
 
-# -- the compiled fast path --------------------------------------------------------------
+# -- answers are survivable ---------------------------------------------------------------
 
 
-def _codec() -> module._JobCodec:
-    """A fresh codec: nothing compiled yet, empty memos."""
-    return module._JobCodec(module._make_converter())
-
-
-def _compiled(codec: module._JobCodec, wire: dict[str, Any]) -> Job:
-    """``wire`` structured by the function compiled for its keys (which must accept it)."""
-    codec.structure(wire)  # the first time a key sequence is seen: cattrs' path
-    function = codec._compiled_for(tuple(wire))
-    assert function is not None
-    job = function(wire)
-    assert job is not None
-    return job
-
-
-@pytest.mark.parametrize("plain", [True, False])
-def test_compiled_structure_of_every_field_agrees(
-    seed_job: dict[str, Any], plain: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Both ways of building the Job: slot stores (``plain``) and ``Job(...)``."""
-    monkeypatch.setattr(module, "_builds_plainly", lambda cls: plain)
-    codec = _codec()
-    assert codec._plain is plain
-    for wire in (seed_job, {**seed_job, "newKey": [1], "tsRejected": 5}, {}, {"day": 0}):
-        assert _compiled(codec, wire) == codec.structure_slow(wire)
-
-
-def test_job_is_built_plainly() -> None:
-    """The fast path builds a Job without ``Job(...)`` only while that is equivalent."""
-    assert module._builds_plainly(Job)
-    assert _codec()._plain
-
-    @attrs.define(kw_only=True)
-    class Plain:
-        a: int | None = None
-        b: dict[str, Any] = attrs.field(factory=dict)
-
-    @attrs.define(kw_only=True)
-    class PostInit:
-        a: int | None = None
-
-        def __attrs_post_init__(self) -> None:
-            pass
-
-    @attrs.define(kw_only=True)
-    class Validated:
-        a: int | None = attrs.field(default=None, validator=attrs.validators.instance_of(int))
-
-    @attrs.define(kw_only=True)
-    class Converted:
-        a: int | None = attrs.field(default=None, converter=int)
-
-    @attrs.define(kw_only=True)
-    class Required:
-        a: int
-
-    @attrs.define(kw_only=True)
-    class FactoryTakingSelf:
-        a: int = attrs.field(default=attrs.Factory(lambda self: 1, takes_self=True))
-
-    @attrs.frozen(kw_only=True)
-    class Frozen:
-        a: int | None = None
-
-    @attrs.define(kw_only=True, slots=False)
-    class NoSlots:
-        a: int | None = None
-
-    assert module._builds_plainly(Plain)
-    for cls in (PostInit, Validated, Converted, Required, FactoryTakingSelf, Frozen, NoSlots):
-        assert not module._builds_plainly(cls), cls
-    # A frozen class's __init__ stores through object.__setattr__: slot setters will do.
-    assert module._init_only_stores(Frozen)
-    assert module._init_only_stores(Required)
-    for cls in (PostInit, Validated, Converted, FactoryTakingSelf, NoSlots):
-        assert not module._init_only_stores(cls), cls
-
-
-class _Text(str):
-    """A str subclass: cattrs' ``str()`` makes it a plain str."""
-
-
-_field_part = st.one_of(
-    _text, _text.map(_Text), st.integers(), st.floats(), st.booleans(), st.none()
-)
-
-
-@given(
-    st.lists(
-        st.fixed_dictionaries(
-            {"key": _field_part, "val": _field_part},
-            optional={"other": _field_part},
-        ),
-        max_size=4,
-    )
-    | st.none()
-)
-def test_custom_fields_built_by_slots_as_by_init(value: list[dict[str, Any]] | None) -> None:
-    assert module._structure_custom_fields is module._structure_custom_fields_by_slots
-    fast = module._structure_custom_fields_by_slots(value)
-    expected = module._structure_custom_fields_by_init(value)
-    assert fast == expected
-    assert repr(fast) == repr(expected)
-    assert [(type(f.key), type(f.val), hash(f)) for f in fast or []] == [
-        (str, str, hash(f)) for f in expected or []
-    ]
-
-
-def test_compiled_jobs_get_their_own_extras(seed_job: dict[str, Any]) -> None:
-    codec = _codec()
-    first, second = _compiled(codec, seed_job), _compiled(codec, seed_job)
-    assert first == second == Job(**attrs.asdict(first, recurse=False))
-    first.extras["mine"] = 1
-    assert second.extras == {}
-    assert first.extras is not second.extras
-
-
-def _outcome(function: Any, argument: Any) -> tuple[Any, ...]:
-    """What ``function(argument)`` gives or raises, comparable (``repr`` tells
-    ``JobType.PICKUP`` from ``1`` and ``date`` from ``datetime``)."""
-    try:
-        result = function(argument)
-    except Exception as error:  # the error is the outcome
-        return ("raises", type(error), str(error))
-    return ("gives", result, repr(result))
-
-
-_MEMOIZED = ("day", "type", "tsCheckIn", "scheduledEnd")
-
-
-def _memo_agrees(field: str, primed: int, value: Any) -> None:
-    """With the memo of ``field`` holding ``primed`` (and, for the timestamps' memo of
-    the last value, having it last), ``value`` structures as on cattrs' path."""
-    codec = _codec()
-    wire = {key: primed if key == field else 0 for key in _MEMOIZED}
-    for _ in range(3):  # compiled the second time, the memo filled from then on
-        _outcome(codec.structure, wire)  # (a primed value the hook refuses raises)
-    wire[field] = value
-    assert _outcome(codec.structure, wire) == _outcome(codec.structure_slow, wire)
-    assert codec._compiled_for(tuple(wire)) is not None  # the compiled path did run
-
-
-def test_memos_remember_and_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(module, "_MEMO_SIZE", 3)
-    codec = _codec()
-    jobs = [
-        codec.structure({"day": 20260101 + number % 5, "tsCreated": 1, "tsCheckIn": number})
-        for number in range(20)
-    ]
-    assert [job.day for job in jobs] == [date(2026, 1, 1 + n % 5) for n in range(20)]
-    assert [job.ts_check_in for job in jobs[1:]] == [
-        datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=n) for n in range(1, 20)
-    ]
-    # From the compiled function on (the second job), a value repeated in a run is
-    # converted once and shared, like cattrs' path could not tell.
-    assert len({id(job.ts_created) for job in jobs[1:]}) == 1
-    again = {"day": 20260103, "tsCreated": 1, "tsCheckIn": 7}
-    assert codec.structure(again).day is codec.structure(again).day
-    (memo,) = {id(hook): hook for hook in codec._structure_hooks.values()
-               if isinstance(hook, module._Memo) and hook.kind is date}.values()  # fmt: skip
-    assert 0 < len(memo.values) <= 4
-
-
-_ODD_VALUES = [
-    True, False, -0.0, 0.0, 1.0, 1.5, "1", "", Decimal(1), Fraction(1), complex(1),
-    -1, 2**64, float("nan"), float("inf"), [1], {"a": 1},
-]  # fmt: skip
-
-
-@pytest.mark.parametrize("value", _ODD_VALUES, ids=repr)
-@pytest.mark.parametrize(
-    ("field", "primed"),
-    [("day", 1), ("type", 1), ("tsCheckIn", 1), ("scheduledEnd", 1), ("day", 20261123)],
-)
-def test_memo_keeps_values_equal_to_an_int_apart(field: str, primed: int, value: Any) -> None:
-    """``True``, ``1.0``, ``Decimal(1)``... hash and compare equal to ``1`` but must
-    convert (or fail) as cattrs' hook does with them, not as with ``1``; unhashable
-    values must end on cattrs' path too."""
-    _memo_agrees(field, primed, value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
-        _memo_agrees(field, primed, value * 20261123)  # a day and a timestamp
-
-
-@given(
-    st.sampled_from(_MEMOIZED),
-    st.integers(-(2**40), 2**45),
-    st.one_of(
-        st.integers(-(2**40), 2**45),
-        st.booleans(),
-        st.floats(),
-        st.text(max_size=12),
-        st.decimals(),
-        st.fractions(),
-        st.none(),
-    ),
-)
-def test_memoized_fields_agree_with_plain_cattrs(field: str, primed: int, value: Any) -> None:
-    _memo_agrees(field, primed, value)
-    if isinstance(value, float) and value == value and abs(value) < 2**60:
-        _memo_agrees(field, int(value), value)  # an integral float hitting its int
-
-
-@given(_jobs)
-def test_fast_path_agrees_with_plain_cattrs(job: Job) -> None:
-    """The compiled fast path must give what cattrs' generated functions give."""
-    codec = _codec()
-    wire = converter.unstructure(job)
-    for _ in range(2):  # the second time a key set is seen, the compiled function runs
-        assert codec.structure(wire) == codec.structure_slow(wire)
-    assert codec.unstructure(job) == codec.unstructure_slow(job)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_offsets = st.timedeltas(-timedelta(hours=23, minutes=59), timedelta(hours=23, minutes=59))
-_any_aware = st.datetimes(timezones=st.just(timezone.utc) | st.builds(timezone, _offsets))
-
-
-@given(_any_aware)
-def test_inline_epoch_ms_is_exact(value: datetime) -> None:
-    """Any aware datetime, any offset, microseconds that are not whole milliseconds,
-    before 1970 or after: the floor of the milliseconds since the epoch."""
-    codec = _codec()
-    assert codec._unstructure_hooks["tsCheckIn"] is module._unstructure_ms  # inlined
-    job = Job(ts_check_in=value, scheduled_end=value)
-    wire = codec.unstructure(job)
-    expected = (value - _EPOCH) // timedelta(milliseconds=1)
-    assert wire == {"tsCheckIn": expected, "scheduledEnd": expected}
-    assert wire == codec.unstructure_slow(job)
-
-
-class _NoOffset(tzinfo):
-    """A tzinfo whose datetimes are aware by ``tzinfo`` but naive by ``utcoffset()``."""
-
-    def utcoffset(self, dt: datetime | None) -> timedelta | None:
-        return None
-
-    def dst(self, dt: datetime | None) -> timedelta | None:
-        return None
-
-    def tzname(self, dt: datetime | None) -> str | None:
-        return None
-
-
-class _Moment(datetime):
-    """A datetime subclass, as pandas' Timestamp is."""
+def test_unknown_job_type_is_kept_as_its_int(seed_job: dict[str, Any]) -> None:
+    job = converter.structure({**seed_job, "type": 7}, Job)
+    assert job.type == 7
+    assert not isinstance(job.type, JobType)
+    assert job.extras == {}
+    assert converter.unstructure(job) == {**seed_job, "type": 7}
 
 
 @pytest.mark.parametrize(
-    "value",
+    ("key", "value"),
     [
-        datetime(2026, 1, 1),  # naive: the hook's ValueError
-        datetime(2026, 1, 1, tzinfo=_NoOffset()),
-        _Moment(2026, 1, 1, 0, 0, 0, 1500, tzinfo=timezone.utc),
-        _Moment(2026, 1, 1),
-        date(2026, 1, 1),
-        1696752000000,
-        "2026-01-01T00:00:00Z",
+        ("day", "soon"),
+        ("day", 20231399),
+        ("destinationLat", "x"),
+        ("customFields", 5),
+        ("customFields", [{"key": "PO"}]),
+        ("customFields", [{"key": "PO", "val": None}]),
+        ("tsCheckIn", "yesterday"),
+        ("tsCheckIn", 10**30),
+        ("priority", 5.5),
+        ("type", "work"),
+        ("isTemplate", "no"),
+        ("destinationName", 5),
     ],
-    ids=repr,
 )
-def test_odd_timestamps_unstructure_as_on_cattrs_path(value: Any) -> None:
-    codec = _codec()
-    job = Job(destination_name="x", ts_created=value, day=date(2026, 1, 1))
-    assert _outcome(codec.unstructure, job) == _outcome(codec.unstructure_slow, job)
+def test_odd_answer_field_is_kept_raw_with_a_warning(
+    seed_job: dict[str, Any], key: str, value: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    wire = {**seed_job, key: value, "newField": 1}
+    with caplog.at_level(logging.WARNING, logger="hellotracks_async"):
+        job = converter.structure(wire, Job)
+    assert job.id == seed_job["id"]
+    assert job.extras == {key: value, "newField": 1}
+    assert job.destination_lng == seed_job["destinationLng"]
+    assert converter.unstructure(job) == wire
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING
+    assert key in record.getMessage()
+    assert seed_job["contactPhone"] not in record.getMessage()  # never the whole job
 
 
-@pytest.mark.parametrize(
-    "value",
-    [date(2026, 11, 23), datetime(2026, 11, 23, 23, 59, tzinfo=timezone.utc), 20261123],
-    ids=repr,
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=6,
 )
-def test_odd_days_unstructure_as_on_cattrs_path(value: Any) -> None:
-    codec = _codec()
-    job = Job(day=value, ts_created=_EPOCH)
-    assert _outcome(codec.unstructure, job) == _outcome(codec.unstructure_slow, job)
+_keys = st.sampled_from(sorted(to_wire_name(f) for f in Job.__annotations__ if f != "extras"))
+
+
+@given(st.dictionaries(_keys | st.text(max_size=8), _json, max_size=12))
+def test_any_json_answer_job_structures(wire: dict[str, Any]) -> None:
+    job = converter.structure(wire, Job)
+    assert isinstance(job, Job)
+    assert converter.unstructure(job).keys() <= wire.keys()
+
+
+@given(_jobs, st.dictionaries(_keys, _json, max_size=6))
+def test_known_good_fields_survive_odd_neighbours(job: Job, odd: dict[str, Any]) -> None:
+    good = converter.unstructure(job)
+    wire = {**odd, **good}
+    structured = converter.structure(wire, Job)
+    for key, value in good.items():
+        assert converter.unstructure(structured)[key] == value

@@ -22,6 +22,7 @@ from hellotracks_async import (
     RetryPolicy,
     ServerError,
     TransportError,
+    ValidationError,
 )
 from hellotracks_async.testing import FAULT_KINDS, FakeHellotracks, Faults
 
@@ -159,17 +160,18 @@ async def test_unknown_job_id_fails_alone() -> None:
     assert all(stored[ids[i]]["priority"] == 1 for i in result.indices)
 
 
-async def test_malformed_job_is_refused_by_the_server_and_reported() -> None:
-    """A job the client cannot check (a wire dict carrying an unexpected type) that the
-    server refuses: the batch fails with the API's error, the other batches land."""
+async def test_malformed_job_is_refused_before_sending_and_reported() -> None:
+    """A wire dict carrying a value of the wrong type fails alone, never sent; the other
+    jobs of its batch and the other batches land."""
     jobs: list[Any] = [{"destinationName": f"n{i}"} for i in range(9)]
-    jobs[4] = {"destinationName": "bad", "worker": 42}  # the client does not type-check it
+    jobs[4] = {"destinationName": "bad", "worker": 42}
     async with FakeHellotracks() as fake, _client(fake, batch_size=3) as client:
         result = await client.create_jobs(iter(jobs), raise_on_error=False)
         stored = fake.jobs()
     (failure,) = result.failures
     assert failure.indices == (4,)
-    assert isinstance(failure.exception, APIError)
-    assert failure.exception.api_status == 3
+    assert isinstance(failure.exception, ValidationError)
+    assert failure.exception.field == "worker"
+    assert failure.wire == ()  # never sent
     assert result.indices == (0, 1, 2, 3, 5, 6, 7, 8)
     assert len(stored) == result.succeeded

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
+from decimal import Decimal
 from typing import Any
 
+import attrs
 import pytest
 
-from hellotracks_async import CustomField, Job, JobUpdate, ValidationError
-from hellotracks_async.validation import validate_create, validate_edit
+from hellotracks_async import CustomField, Job, JobType, JobUpdate, ValidationError
+from hellotracks_async.converter import converter
+from hellotracks_async.validation import (
+    unknown_wire_names,
+    validate_create,
+    validate_edit,
+    validate_edit_pair,
+)
 
 
 @pytest.mark.parametrize(
@@ -29,6 +37,33 @@ from hellotracks_async.validation import validate_create, validate_edit
         (Job(window_end=2401), "windowEnd", 2401),
         (Job(priority=11), "priority", 11),
         ({"type": 7}, "type", 7),
+        # Issue 11: refused before sending, naming the field.
+        (Job(priority=5.5), "priority", 5.5),  # type: ignore[arg-type]
+        ({"priority": True}, "priority", True),
+        ({"type": 1.0}, "type", 1.0),
+        ({"day": "20231110"}, "day", "20231110"),  # was accepted; the API takes an int
+        (Job(day=20231110), "day", 20231110),  # type: ignore[arg-type]
+        ({"windowStart": 800.0}, "windowStart", 800.0),
+        (Job(worker=5), "worker", 5),  # type: ignore[arg-type]
+        ({"receiverUid": None, "worker": ["a"]}, "worker", ["a"]),
+        ({"uidSecondary": 12}, "uidSecondary", 12),
+        ({"destinationName": b"Acme"}, "destinationName", b"Acme"),
+        ({"customFields": [{"key": "PO", "val": {"a": 1}}]}, "customFields", None),
+        (Job(custom_fields=[CustomField("PO", [1])]), "customFields", None),  # type: ignore[arg-type]
+        ({"custom_PO": [1, 2]}, "custom_PO", [1, 2]),
+        (Job(extras={"custom_PO": {"a": 1}}), "custom_PO", {"a": 1}),
+        (Job(extras={"x": Decimal("1.5")}), "x", Decimal("1.5")),
+        (Job(extras={"x": [1, {"y": {2**64}}]}), "x", None),
+        (Job(extras={"x": {1: "a"}}), "x", {1: "a"}),
+        (Job(extras={"x": float("inf")}), "x", float("inf")),
+        (Job(extras={"day": "soon"}), "day", "soon"),
+        ({"orderId": 2**63}, "orderId", 2**63),
+        ({"destinationLat": Decimal("1.5")}, "destinationLat", Decimal("1.5")),
+        (Job(extra_number_1_val=float("nan")), "extra_number_1_val", None),
+        ({"tsCreated": -1}, "tsCreated", -1),
+        ({"destination_lat": 91}, "destination_lat", 91),
+        ({"notes": "ring twice"}, "notes", "ring twice"),
+        ({1: "a"}, "1", "a"),
         (Job(ts_created=datetime(2026, 1, 1)), "tsCreated", None),
     ],
 )
@@ -48,7 +83,10 @@ def test_bad_input_names_index_field_and_value(job: Any, field: str, value: Any)
     [
         Job(destination_lat=90.0, destination_lng=-180.0, day=date(2024, 2, 29)),
         {"destinationLat": 37.77, "destinationLng": -122.42, "day": 20231110},
-        {"day": "20231110", "windowStart": 704, "windowEnd": 2400},
+        {"day": 20231110, "windowStart": 704, "windowEnd": 2400},
+        {"custom_PO": "PO-1", "customFields": [{"key": "n", "val": 1.5}], "tsCreated": 0},
+        Job(type=JobType.PICKUP, extras={"custom_PO": 5, "newField": {"a": [1, None]}}),
+        Job(ts_created=datetime(2026, 1, 1, tzinfo=timezone.utc), is_template=True),
         Job(custom_fields=[CustomField("PO", "1")], priority=0),
         {"customFields": [{"key": "PO", "val": "1"}], "day": 0},
     ],
@@ -67,10 +105,78 @@ def test_edit_checks_id_and_fields() -> None:
     validate_edit("abc", {"receiverUid": ""}, index=0)
     validate_edit("abc", JobUpdate(day=None), index=0)
     with pytest.raises(ValidationError, match=r"job #1: id=''"):
-        validate_edit("", JobUpdate(), index=1)
+        validate_edit("", JobUpdate(worker="w"), index=1)
     with pytest.raises(ValidationError, match=r"job #2: id=42"):
-        validate_edit(42, JobUpdate(), index=2)
+        validate_edit(42, JobUpdate(worker="w"), index=2)
     with pytest.raises(ValidationError, match=r"job #3: destinationLat=100"):
         validate_edit("abc", JobUpdate(destination_lat=100), index=3)
     with pytest.raises(ValidationError, match=r"job #4: update="):
         validate_edit("abc", "worker=x", index=4)  # type: ignore[arg-type]
+
+
+def test_seed_job_and_docs_examples_pass(seed_job: dict[str, Any]) -> None:
+    job = converter.structure(seed_job, Job)
+    validate_create(Job(**{**attrs.asdict(job, recurse=False), "id": None}), index=0)
+    validate_create({k: v for k, v in seed_job.items() if k != "id"}, index=0)
+    validate_edit("tpl-1", {k: v for k, v in seed_job.items() if k != "id"}, index=0)
+
+
+@pytest.mark.parametrize("update", [JobUpdate(), {}], ids=repr)
+def test_an_edit_with_no_fields_is_refused(update: Any) -> None:
+    with pytest.raises(ValidationError, match=r"job #3: update=.* sets no field") as caught:
+        validate_edit("abc", update, index=3)
+    assert caught.value.field == "update"
+
+
+def test_job_update_none_only_clears_dates_and_times() -> None:
+    validate_edit("abc", JobUpdate(scheduled_start=None, ts_scheduled=None), index=0)
+    with pytest.raises(ValidationError, match="worker=None"):
+        validate_edit("abc", JobUpdate(worker=None), index=0)  # type: ignore[arg-type]
+
+
+def test_edit_pair_checks_fields() -> None:
+    assert validate_edit_pair(("abc", {"worker": "w"}), index=0) == ("abc", {"worker": "w"})
+    with pytest.raises(ValidationError) as caught:
+        validate_edit_pair(("abc", {"priority": 5.5}), index=9)
+    assert (caught.value.index, caught.value.field) == (9, "priority")
+    with pytest.raises(ValidationError, match="extras"):
+        validate_edit_pair(("abc", {"extras": {"a": 1}}), index=0)
+
+
+@pytest.mark.parametrize(
+    ("key", "suggestion"),
+    [
+        ("destination_lat", "destinationLat"),
+        ("DestinationName", "destinationName"),
+        ("destinatonName", "destinationName"),
+        ("uid_secondry", "uidSecondary"),
+        ("name", "destinationName"),
+        ("notes", "textDispatcher"),
+    ],
+)
+def test_unknown_wire_name_is_refused_with_a_suggestion(key: str, suggestion: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        validate_create({"destinationName": "Acme", key: 1}, index=5)
+    assert (caught.value.index, caught.value.field) == (5, key)
+    assert f"did you mean {suggestion}?" in str(caught.value)
+
+
+def test_unknown_names_pass_only_when_allowed() -> None:
+    job = {"destinationName": "Acme", "newField2027": {"a": [1]}}
+    with pytest.raises(ValidationError, match=r"newField2027=.* is not a known field"):
+        validate_create(job, index=0)
+    validate_create(job, index=0, allow_unknown=True)
+    validate_edit("abc", {"newField2027": 1}, index=0, allow_unknown=True)
+    with pytest.raises(ValidationError, match="JSON cannot carry"):
+        validate_create({"newField2027": Decimal(1)}, index=0, allow_unknown=True)
+    with pytest.raises(ValidationError, match="not a string"):
+        validate_create({1: "x"}, index=0, allow_unknown=True)  # type: ignore[dict-item]
+
+
+def test_unknown_wire_names_for_a_header() -> None:
+    header = ["destination_name", "destinationLat", "custom_PO", "ts_check_in", "notes", "qq"]
+    assert unknown_wire_names(header) == {"notes": "textDispatcher", "qq": None}
+    assert unknown_wire_names(["custom_", "destination-lat"]) == {
+        "custom_": None,
+        "destination-lat": "destinationLat",
+    }
