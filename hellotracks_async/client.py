@@ -27,10 +27,10 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from .aiohttp_transport import AiohttpTransport
-from .engine import BulkEngine, ProgressCallback
+from .engine import BulkEngine, Interrupted, ProgressCallback
 from .errors import ConfigurationError, HellotracksError
 from .models import Job, JobUpdate
-from .operations import CreateJobs, EditJobs
+from .operations import CreateJobs, EditJobs, Operation
 from .results import BatchOutcome, BulkResult
 from .retrying import RetryPolicy
 from .sender import BatchSender
@@ -194,6 +194,8 @@ class HellotracksClient:
         send_route_change: bool = False,
         is_template: bool = False,
         idempotency: bool = True,
+        run_id: str | None = None,
+        allow_unknown_fields: bool = False,
         raise_on_error: bool = True,
         progress: ProgressCallback | None = None,
     ) -> BulkResult:
@@ -203,6 +205,15 @@ class HellotracksClient:
         consumed lazily. Every job without ``uid_secondary`` gets a generated one so
         that retries cannot duplicate it (``idempotency=False`` turns that off; then a
         create is retried only when it surely never arrived).
+
+        ``run_id`` makes the call re-runnable: the same input in the same order with
+        the same ``run_id`` gets the same generated keys, so running it again after an
+        interruption updates the jobs the first run made instead of duplicating them.
+        Without it, each call is a fresh intent with fresh keys.
+
+        Dicts may use only known wire names and ``custom_<name>`` keys (an unknown key
+        is a :class:`ValidationError` suggesting the right name), unless
+        ``allow_unknown_fields``; a :class:`Job` carries unknown fields in ``extras``.
 
         Invalid jobs are never sent, and one rule holds for lists and lazy iterables:
 
@@ -228,12 +239,14 @@ class HellotracksClient:
         self._check_open()
         validated = raise_on_error and isinstance(jobs, (list, tuple))
         if validated:  # then prepare() need not check each job again
-            await _validate_all(jobs, validate_create)  # type: ignore[arg-type]
+            await _validate_all(jobs, validate_create, allow_unknown_fields)  # type: ignore[arg-type]
         operation = CreateJobs(
             autoassign=autoassign,
             send_route_change=send_route_change,
             is_template=is_template,
             idempotency=idempotency,
+            run_id=run_id,
+            allow_unknown=allow_unknown_fields,
             validated=validated,
         )
         return await self._engine.run(operation, jobs, progress, raise_on_error=raise_on_error)
@@ -244,6 +257,7 @@ class HellotracksClient:
         *,
         notify: bool = True,
         send_route_change: bool = False,
+        allow_unknown_fields: bool = False,
         raise_on_error: bool = True,
         progress: ProgressCallback | None = None,
     ) -> BulkResult:
@@ -261,9 +275,12 @@ class HellotracksClient:
         pairs = _pairs(updates)
         validated = raise_on_error and isinstance(pairs, (list, tuple))
         if validated:  # then prepare() need not check each again
-            await _validate_all(pairs, validate_edit_pair)  # type: ignore[arg-type]
+            await _validate_all(pairs, validate_edit_pair, allow_unknown_fields)  # type: ignore[arg-type]
         operation = EditJobs(
-            notify=notify, send_route_change=send_route_change, validated=validated
+            notify=notify,
+            send_route_change=send_route_change,
+            allow_unknown=allow_unknown_fields,
+            validated=validated,
         )
         return await self._engine.run(operation, pairs, progress, raise_on_error=raise_on_error)
 
@@ -275,6 +292,8 @@ class HellotracksClient:
         send_route_change: bool = False,
         is_template: bool = False,
         idempotency: bool = True,
+        run_id: str | None = None,
+        allow_unknown_fields: bool = False,
         progress: ProgressCallback | None = None,
     ) -> AsyncGenerator[BatchOutcome, None]:
         """Like :meth:`create_jobs`, but yield each batch's :class:`BatchOutcome` as it
@@ -294,8 +313,10 @@ class HellotracksClient:
             send_route_change=send_route_change,
             is_template=is_template,
             idempotency=idempotency,
+            run_id=run_id,
+            allow_unknown=allow_unknown_fields,
         )
-        async with contextlib.aclosing(self._engine.stream(operation, jobs, progress)) as outcomes:
+        async with contextlib.aclosing(self._stream(operation, jobs, progress)) as outcomes:
             async for outcome in outcomes:
                 yield outcome
 
@@ -305,6 +326,7 @@ class HellotracksClient:
         *,
         notify: bool = True,
         send_route_change: bool = False,
+        allow_unknown_fields: bool = False,
         progress: ProgressCallback | None = None,
     ) -> AsyncGenerator[BatchOutcome, None]:
         """Like :meth:`edit_jobs`, yielding each batch's :class:`BatchOutcome` as it finishes.
@@ -315,20 +337,36 @@ class HellotracksClient:
                 print(len(outcome.jobs), "edited")
         """
         self._check_open()
-        operation = EditJobs(notify=notify, send_route_change=send_route_change)
+        operation = EditJobs(
+            notify=notify, send_route_change=send_route_change, allow_unknown=allow_unknown_fields
+        )
         async with contextlib.aclosing(
-            self._engine.stream(operation, _pairs(updates), progress)
+            self._stream(operation, _pairs(updates), progress)
         ) as outcomes:
             async for outcome in outcomes:
                 yield outcome
 
+    async def _stream(
+        self, operation: Operation, source: Any, progress: ProgressCallback | None
+    ) -> AsyncGenerator[BatchOutcome, None]:
+        """The engine's outcomes; an early stop re-raises its cause after the last one."""
+        stopped: BaseException | None = None
+        async with contextlib.aclosing(self._engine.stream(operation, source, progress)) as outs:
+            try:
+                async for outcome in outs:
+                    yield outcome
+            except Interrupted as interrupted:
+                stopped = interrupted.cause
+        if stopped is not None:
+            raise stopped
+
 
 async def _validate_all(
-    items: list[Any] | tuple[Any, ...], check: Callable[[Any, int], Any]
+    items: list[Any] | tuple[Any, ...], check: Callable[..., Any], allow_unknown: bool
 ) -> None:
     """Check every item, yielding to the event loop now and then (a list can be long)."""
     for index, item in enumerate(items):
-        check(item, index)
+        check(item, index, allow_unknown=allow_unknown)
         if index % 1000 == 999:
             await asyncio.sleep(0)
 

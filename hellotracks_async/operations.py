@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Protocol
@@ -33,10 +34,37 @@ from .results import BatchFailure, BatchOutcome
 from .sansio import answer_jobs, encode_body, match_created, match_edited
 from .validation import validate_create, validate_edit_pair
 
-__all__ = ["IDEMPOTENCY_PREFIX", "CreateJobs", "EditJobs", "Operation", "Prepared"]
+__all__ = [
+    "IDEMPOTENCY_PREFIX",
+    "CreateJobs",
+    "EditJobs",
+    "Operation",
+    "Prepared",
+    "key_prefix",
+]
 
-#: Generated ``uidSecondary`` keys look like ``hta-<uuid4 hex of the call>-<input index>``.
+#: Generated ``uidSecondary`` keys look like ``hta-<run>-<input index>``, where ``<run>`` is
+#: a fresh uuid4 per call, or derived from the caller's ``run_id`` (then a re-run of the
+#: same input gives the same keys).
 IDEMPOTENCY_PREFIX: Final = "hta-"
+
+
+def key_prefix(run_id: str | None) -> str:
+    """The prefix of a call's generated keys: from ``run_id``, or fresh without one.
+
+    Example::
+
+        >>> key_prefix("import-2026-11-29") == key_prefix("import-2026-11-29")
+        True
+        >>> key_prefix(None) == key_prefix(None)
+        False
+        >>> key_prefix("import-2026-11-29")
+        'hta-e8f17b78820a23ba643cc5b6-'
+    """
+    if run_id is None:
+        return f"{IDEMPOTENCY_PREFIX}{uuid.uuid4().hex}-"
+    digest = hashlib.sha256(run_id.encode("utf-8")).hexdigest()[:24]
+    return f"{IDEMPOTENCY_PREFIX}{digest}-"
 
 
 @attrs.frozen
@@ -169,16 +197,19 @@ class CreateJobs(_Halving):
         send_route_change: bool = False,
         is_template: bool = False,
         idempotency: bool = True,
+        run_id: str | None = None,
+        allow_unknown: bool = False,
         validated: bool = False,
     ) -> None:
         self._validated = validated
+        self._allow_unknown = allow_unknown
         flags = {
             "sendRouteChange": send_route_change,
             "autoassign": autoassign,
             "isTemplate": is_template,
         }
         self._flags = {name: True for name, value in flags.items() if value}
-        self._key_prefix = f"{IDEMPOTENCY_PREFIX}{uuid.uuid4().hex}-" if idempotency else None
+        self._key_prefix = key_prefix(run_id) if idempotency else None
 
     def prepare(
         self, batch: Batch[Job | Mapping[str, Any]]
@@ -193,7 +224,7 @@ class CreateJobs(_Halving):
         for index, item in zip(batch.indices, batch.items, strict=True):
             try:
                 if not self._validated:
-                    validate_create(item, index)
+                    validate_create(item, index, allow_unknown=self._allow_unknown)
             except ValidationError as exc:
                 rejected.append(_rejected(index, item, exc))
                 continue
@@ -238,9 +269,15 @@ class EditJobs(_Halving):
     endpoint: Final = "editjobs"
 
     def __init__(
-        self, *, notify: bool = True, send_route_change: bool = False, validated: bool = False
+        self,
+        *,
+        notify: bool = True,
+        send_route_change: bool = False,
+        allow_unknown: bool = False,
+        validated: bool = False,
     ) -> None:
         self._validated = validated
+        self._allow_unknown = allow_unknown
         self._flags: dict[str, bool] = {"notify": notify}
         if send_route_change:
             self._flags["sendRouteChange"] = True
@@ -255,7 +292,11 @@ class EditJobs(_Halving):
         rejected: list[BatchFailure] = []
         for index, item in zip(batch.indices, batch.items, strict=True):
             try:
-                job_id, update = item if self._validated else validate_edit_pair(item, index)
+                job_id, update = (
+                    item
+                    if self._validated
+                    else validate_edit_pair(item, index, allow_unknown=self._allow_unknown)
+                )
             except ValidationError as exc:
                 rejected.append(_rejected(index, item, exc))
                 continue

@@ -138,3 +138,22 @@ async def test_resending_failures_plus_unread_inputs_gives_one_job_each() -> Non
     async with _client(MockTransport(server)) as client:
         await client.create_jobs([*resend, *unread])
     assert len(server.jobs) == 300  # exactly one job per input
+
+
+async def test_a_run_id_gives_a_rerun_the_same_keys() -> None:
+    server = _Upserting()
+    inputs = _jobs(100)
+
+    def first_run() -> Iterator[Job]:
+        yield from inputs[:55]
+        raise RuntimeError("killed at 55")
+
+    async with _client(MockTransport(server)) as client:
+        with pytest.raises(BulkInterrupted):
+            await client.create_jobs(first_run(), run_id="import-2026-11-29")
+        assert len(server.jobs) == 55
+        again = await client.create_jobs(inputs, run_id="import-2026-11-29")
+        fresh = await client.create_jobs(inputs[:3])  # no run_id: a fresh intent
+    assert len(server.jobs) == 103
+    assert [job.id for job in again.jobs[:55]] == [f"j{i}" for i in range(1, 56)]
+    assert not {job.uid_secondary for job in fresh.jobs} & {job.uid_secondary for job in again.jobs}
