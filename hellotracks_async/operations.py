@@ -110,25 +110,46 @@ class Prepared:
     def matched(
         self, answers: Sequence[dict[str, Any] | None], *, requests: int, retries: int
     ) -> BatchOutcome:
-        """The outcome from answer jobs paired with inputs (``None``: no answer for it)."""
+        """The outcome from answer jobs paired with inputs (``None``: no answer for it).
+
+        An input succeeds only with an answer job that has an id; one without an answer
+        job, or whose answer job has no id, fails with an :class:`APIError` saying so.
+        """
         structure = converter.get_structure_hook(Job)  # once, not a dispatch per job
-        missing = [position for position, answer in enumerate(answers) if answer is None]
-        if not missing:  # the usual case: one comprehension
+        if all(answer is not None and _has_id(answer) for answer in answers):  # usual case
             jobs = tuple([structure(answer, Job) for answer in answers])
             return BatchOutcome(self.indices, jobs, (), requests, retries)
-        indices = [self.indices[i] for i, answer in enumerate(answers) if answer is not None]
-        structured = [structure(answer, Job) for answer in answers if answer is not None]
-        exc = APIError(f"the answer holds no job for {len(missing)} input(s) of {self.label}")
-        wire = self.wire
-        failures = (
-            BatchFailure(
-                tuple(self.indices[i] for i in missing),
-                tuple(self.inputs[i] for i in missing),
-                exc,
-                tuple(wire[i] for i in missing),
-            ),
+        good = [i for i, answer in enumerate(answers) if answer is not None and _has_id(answer)]
+        missing = [i for i, answer in enumerate(answers) if answer is None]
+        no_id = [
+            i for i, answer in enumerate(answers) if answer is not None and not _has_id(answer)
+        ]
+        failures = tuple(
+            self._failure(
+                positions, APIError(f"{what} for {len(positions)} input(s) of {self.label}")
+            )
+            for positions, what in (
+                (missing, "the answer holds no job"),
+                (no_id, "the answer job has no id"),
+            )
+            if positions
         )
-        return BatchOutcome(tuple(indices), tuple(structured), failures, requests, retries)
+        jobs = tuple(structure(answers[i], Job) for i in good)
+        return BatchOutcome(tuple(self.indices[i] for i in good), jobs, failures, requests, retries)
+
+    def _failure(self, positions: Sequence[int], exc: BaseException) -> BatchFailure:
+        wire = self.wire
+        return BatchFailure(
+            tuple(self.indices[i] for i in positions),
+            tuple(self.inputs[i] for i in positions),
+            exc,
+            tuple(wire[i] for i in positions),
+        )
+
+
+def _has_id(answer: Mapping[str, Any]) -> bool:
+    job_id = answer.get("id")
+    return isinstance(job_id, str) and job_id != ""
 
 
 class Operation(Protocol):

@@ -175,11 +175,16 @@ def blames_input(exc: BaseException) -> bool:
         True
         >>> blames_input(AuthenticationError("refused", http_status=401))
         False
+        >>> blames_input(APIError("status is not an integer", http_status=200))
+        False
     """
-    refused = isinstance(exc, APIError) and not isinstance(
+    if not isinstance(exc, APIError) or isinstance(
         exc, (AuthenticationError, RateLimitError, ServerError)
-    )
-    return refused and exc.http_status in (200, 400)  # type: ignore[attr-defined]
+    ):
+        return False
+    if exc.http_status == 400:
+        return True
+    return exc.http_status == 200 and exc.api_status not in (None, 0)
 
 
 def _describe(exc: Any) -> str:

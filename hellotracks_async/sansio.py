@@ -88,7 +88,8 @@ def parse_answer(
     - 401/403 -> :class:`AuthenticationError`; 429 -> :class:`RateLimitError` with
       ``retry_after``; 5xx -> :class:`ServerError`; other non-2xx -> :class:`APIError`.
     - A body that is not a JSON object (a proxy's HTML page) -> :class:`ServerError`.
-    - ``status`` other than 0 -> :class:`APIError`.
+    - ``status`` other than the integer 0 -> :class:`APIError`; so is a success
+      answer without a ``jobs`` list of objects (it accounts for no input).
 
     The body excerpt kept on an error has ``redact`` (the API key) replaced by ``***``,
     in case a server or proxy echoes request headers.
@@ -101,12 +102,9 @@ def parse_answer(
         hellotracks_async.errors.RateLimitError: rate limited | HTTP 429
     """
     if http_status == 200:  # the usual case: decode once, no excerpt needed
-        try:
-            answer = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            answer = None
-        if type(answer) is dict and answer.get("status") == 0:
-            return answer
+        answer = _decode(body)
+        if _is_success(answer) and _has_job_list(answer):
+            return answer  # type: ignore[no-any-return]
     excerpt = _excerpt(body, redact)
     if 300 <= http_status < 400:
         target = urlsplit(headers.get("Location", "")).hostname or "an unnamed place"
@@ -121,10 +119,7 @@ def parse_answer(
         raise ServerError("server error", http_status=http_status, body=excerpt)
     if http_status in (401, 403):
         raise AuthenticationError("API key refused", http_status=http_status, body=excerpt)
-    try:
-        answer = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        answer = None
+    answer = _decode(body)
     if not isinstance(answer, dict):
         if 200 <= http_status < 300:
             raise ServerError("answer is not a JSON object", http_status=http_status, body=excerpt)
@@ -132,24 +127,57 @@ def parse_answer(
     api_status = answer.get("status")
     if not 200 <= http_status < 300:
         raise APIError(
-            "request refused", http_status=http_status, api_status=api_status, body=excerpt
+            "request refused",
+            http_status=http_status,
+            api_status=_int_or_none(api_status),
+            body=excerpt,
+        )
+    if type(api_status) is not int:
+        raise APIError(
+            "answer status is not an integer (0 means success)",
+            http_status=http_status,
+            body=excerpt,
         )
     if api_status != 0:
         raise APIError("API error", http_status=http_status, api_status=api_status, body=excerpt)
-    return answer
+    raise APIError(
+        "success answer without a list of job objects",
+        http_status=http_status,
+        api_status=0,
+        body=excerpt,
+    )
+
+
+def _decode(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _is_success(answer: Any) -> bool:
+    """``status`` is the integer 0: not ``"0"``, ``0.0`` or ``False``."""
+    return type(answer) is dict and type(answer.get("status")) is int and answer["status"] == 0
+
+
+def _has_job_list(answer: dict[str, Any]) -> bool:
+    jobs = answer.get("jobs")
+    return isinstance(jobs, list) and all(map(isinstance, jobs, repeat(dict)))
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if type(value) is int else None
 
 
 def answer_jobs(answer: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The ``jobs`` list of a success answer; an :class:`APIError` if it has none.
+    """The ``jobs`` list of an answer :func:`parse_answer` accepted (a list of objects).
 
     Example::
 
         >>> answer_jobs({"status": 0, "jobs": [{"id": "a"}]})
         [{'id': 'a'}]
     """
-    jobs = answer.get("jobs")
-    if not isinstance(jobs, list) or not all(map(isinstance, jobs, repeat(dict))):
-        raise APIError("answer has no list of jobs", api_status=0, body=repr(answer)[:200])
+    jobs: list[dict[str, Any]] = answer["jobs"]
     return jobs
 
 

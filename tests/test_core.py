@@ -24,9 +24,8 @@ from hellotracks_async import (
 from hellotracks_async.batching import Batch, Chunker, batches
 from hellotracks_async.operations import CreateJobs, EditJobs
 from hellotracks_async.results import ResultAssembler
-from hellotracks_async.retrying import RetryPolicy
+from hellotracks_async.retrying import RetryPolicy, blames_input
 from hellotracks_async.sansio import (
-    answer_jobs,
     match_created,
     match_edited,
     parse_answer,
@@ -144,9 +143,21 @@ def test_an_echoed_key_is_redacted_from_the_excerpt() -> None:
     assert '"API-Key": "***"' in caught.value.body
 
 
-def test_answer_without_jobs_list_is_an_error() -> None:
-    with pytest.raises(APIError, match="no list of jobs"):
-        answer_jobs({"status": 0, "jobs": {"a": 1}})
+def test_answer_without_jobs_list_is_an_error_with_the_key_redacted() -> None:
+    body = b'{"status": 0, "jobs": {"a": 1}, "echo": "sk-live-SECRET"}'
+    with pytest.raises(APIError, match="without a list of job objects") as caught:
+        parse_answer(200, {}, body, redact="sk-live-SECRET")
+    assert "sk-live-SECRET" not in str(caught.value)
+    assert "***" in caught.value.body
+
+
+@pytest.mark.parametrize("status", [b'"0"', b"0.0", b"false", b"null"])
+def test_a_status_that_is_not_the_integer_0_is_an_api_error_not_blamed_on_input(
+    status: bytes,
+) -> None:
+    with pytest.raises(APIError, match=r"not an integer|API error") as caught:
+        parse_answer(200, {}, b'{"status": ' + status + b', "jobs": []}')
+    assert not blames_input(caught.value)
 
 
 # -- matching ---------------------------------------------------------------------------
