@@ -1,0 +1,69 @@
+"""The API key never leaves: not in errors, their chains, logs, or requests elsewhere."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from aiohttp import web
+
+from hellotracks_async import BulkError, HellotracksClient, Job, RetryPolicy
+
+KEY = "sk-live-SECRET-4f9a"
+
+
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+async def _echo_key_badly(request: web.Request) -> web.Response:
+    """A success answer whose ``jobs`` is no list, echoing the request headers."""
+    return web.json_response({"status": 0, "jobs": "none", "headers": dict(request.headers)})
+
+
+@pytest.fixture
+async def echoing_server() -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_post("/api/{endpoint}", _echo_key_badly)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}/api/"
+    await runner.cleanup()
+
+
+async def test_an_echoed_key_in_a_malformed_answer_never_shows(
+    echoing_server: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with HellotracksClient(KEY, base_url=echoing_server) as client:
+        with pytest.raises(BulkError) as caught:
+            await client.create_jobs([Job(destination_name="a")])
+    failure = caught.value.result.failures[0]
+    for exc in [*_chain(caught.value), *_chain(failure.exception)]:
+        assert KEY not in str(exc)
+        assert KEY not in repr(exc)
+    assert "***" in str(failure.exception)  # the excerpt is there, redacted
+    assert all(KEY not in record.getMessage() for record in caplog.records)
+    assert KEY not in caplog.text
+
+
+async def test_transport_errors_carry_no_aiohttp_exception() -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    retry = RetryPolicy(max_retries=0)
+    async with HellotracksClient(KEY, base_url=f"http://127.0.0.1:{port}/api/", retry=retry) as c:
+        result = await c.create_jobs([Job(destination_name="a")], raise_on_error=False)
+    error = result.failures[0].exception
+    assert error.__cause__ is None
+    assert error.__context__ is None
+    assert KEY not in repr(error)
