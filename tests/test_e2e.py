@@ -175,3 +175,23 @@ async def test_malformed_job_is_refused_before_sending_and_reported() -> None:
     assert failure.wire == ()  # never sent
     assert result.indices == (0, 1, 2, 3, 5, 6, 7, 8)
     assert len(stored) == result.succeeded
+
+
+async def test_ten_unknown_ids_among_a_hundred_edits_fail_alone() -> None:
+    """Only the refused jobs fail, however many: the halving has no fixed budget."""
+    async with FakeHellotracks() as fake, _client(fake, batch_size=100) as client:
+        created = await client.create_jobs(_jobs(100))
+        ids = [job.id for job in created.jobs]
+        bad = set(range(3, 100, 10))  # 10 unknown ids spread over the batch
+        updates = [
+            (f"unknown-{i:02d}" if i in bad else job_id, JobUpdate(priority=1))
+            for i, job_id in enumerate(ids)
+        ]
+        result = await client.edit_jobs(updates, raise_on_error=False)
+        stored = {job["id"]: job for job in fake.jobs()}
+    assert sorted(i for f in result.failures for i in f.indices) == sorted(bad)
+    assert all(len(f.indices) == 1 for f in result.failures)
+    assert result.succeeded == 90
+    assert all(stored[ids[i]]["priority"] == 1 for i in result.indices)
+    # each bad job costs about 2 log2(100) requests, the good ones nothing extra
+    assert result.requests <= 1 + len(bad) * 2 * (100).bit_length()
