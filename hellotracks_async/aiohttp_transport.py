@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncGenerator
 from typing import Final
 
 import aiohttp
@@ -60,6 +61,7 @@ class AiohttpTransport:
         self._owns_session = session is None
         self._connection_limit = connection_limit
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._keeper: AsyncGenerator[aiohttp.ClientSession, None] | None = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -67,7 +69,7 @@ class AiohttpTransport:
 
     async def post(self, endpoint: str, body: bytes, *, timeout: float) -> Response:
         """POST ``body`` to ``base_url + endpoint``; any HTTP answer is returned as is."""
-        session = self._current_session()
+        session = await self._current_session()
         error: TransportError
         try:
             async with session.post(
@@ -89,48 +91,74 @@ class AiohttpTransport:
             error = TransportError(f"{type(exc).__name__}: {_safe_text(exc)}", maybe_sent=True)
         raise error  # outside the except blocks: no aiohttp exception in its context
 
-    def _current_session(self) -> aiohttp.ClientSession:
+    def check_loop(self) -> None:
+        """Raise :class:`HellotracksError` at once if a caller's session belongs to
+        another (ended) event loop: such a session cannot be used here."""
+        loop = asyncio.get_running_loop()
+        if not self._owns_session and self._loop is not None and self._loop is not loop:
+            raise HellotracksError(
+                "the caller's aiohttp session belongs to another event loop; "
+                "make one client (and session) per event loop"
+            )
+
+    async def _current_session(self) -> aiohttp.ClientSession:
         if self._closed:
             raise HellotracksError("this client is closed")
+        self.check_loop()
         loop = asyncio.get_running_loop()
         if self._session is not None and self._loop is not None and self._loop is not loop:
-            if not self._owns_session:
-                raise HellotracksError(
-                    "the caller's aiohttp session belongs to another event loop; "
-                    "make one client (and session) per event loop"
-                )
             logger.debug("event loop changed: starting a new aiohttp session")
-            self._abandon(self._session)
-            self._session = None
+            if not self._session.closed:
+                _abandon(self._session)
+            self._session = self._keeper = None
         if self._session is None:
-            self._session = aiohttp.ClientSession(
+            session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._connection_limit)
             )
+            self._keeper = _keep_until_loop_ends(session)
+            self._session = await anext(self._keeper)
         self._loop = loop
         return self._session
-
-    @staticmethod
-    def _abandon(session: aiohttp.ClientSession) -> None:
-        """Drop a session whose event loop is gone, without a warning at exit.
-
-        Its connections cannot be closed in a loop that no longer runs; marking the
-        connector closed is all that is left to do.
-        """
-        connector = session.connector
-        session.detach()
-        if connector is not None and not connector.closed:
-            connector._close()  # the synchronous part of close(); the loop is gone
 
     async def aclose(self) -> None:
         """Close the session if it is the transport's own; a caller's stays open."""
         self._closed = True
         session, self._session = self._session, None
+        keeper, self._keeper = self._keeper, None
         if session is None or not self._owns_session or session.closed:
             return
-        if self._loop is not None and self._loop is not asyncio.get_running_loop():
-            self._abandon(session)
-        else:
-            await session.close()
+        if self._loop is not asyncio.get_running_loop():
+            _abandon(session)
+        elif keeper is not None:
+            await keeper.aclose()
+
+
+async def _keep_until_loop_ends(
+    session: aiohttp.ClientSession,
+) -> AsyncGenerator[aiohttp.ClientSession, None]:
+    """Hand out ``session`` and close it when closed itself.
+
+    The running loop tracks unfinished async generators and closes them when it shuts
+    down (``asyncio.run`` does, so does ``asyncio.Runner``). The transport's own
+    session is therefore closed in its loop even if the client is not, and a client
+    used again from a new loop starts clean.
+    """
+    try:
+        yield session
+    finally:
+        await session.close()
+
+
+def _abandon(session: aiohttp.ClientSession) -> None:
+    """Drop a session whose event loop is gone, without a warning at exit.
+
+    Its connections cannot be closed in a loop that no longer runs; marking the
+    connector closed is all that is left to do.
+    """
+    connector = session.connector
+    session.detach()
+    if connector is not None and not connector.closed:
+        connector._close()  # the synchronous part of close(); the loop is gone
 
 
 def _safe_text(exc: aiohttp.ClientError) -> str:

@@ -99,6 +99,10 @@ class HellotracksClient:
         timeout: seconds per attempt.
         retry: a :class:`RetryPolicy`: retries, their total time, backoff and the longest
             ``Retry-After`` waited for.
+        unreachable_after: once this many requests in a row failed with connection or
+            server errors (after all their retries), a call stops sending: its other
+            inputs fail at once as not sent (:class:`TransportError`, safe to re-run).
+            ``0`` never stops.
         session: a caller-owned ``aiohttp.ClientSession``; used, never closed. Requests
             carry the same headers as on the client's own session.
         transport: send through this :class:`~hellotracks_async.transport.Transport`
@@ -125,6 +129,7 @@ class HellotracksClient:
         max_retries: int | None = None,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
+        unreachable_after: int = 5,
         session: aiohttp.ClientSession | None = None,
         transport: Transport | None = None,
     ) -> None:
@@ -139,12 +144,20 @@ class HellotracksClient:
         self._base_url = _check_base_url(
             base_url or os.environ.get("HELLOTRACKS_BASE_URL") or DEFAULT_BASE_URL
         )
-        self._transport: Transport = transport or AiohttpTransport(
-            self._base_url, key, session=session, connection_limit=self._max_concurrency * 2
+        self._aiohttp = (
+            None
+            if transport is not None
+            else AiohttpTransport(
+                self._base_url, key, session=session, connection_limit=self._max_concurrency * 2
+            )
         )
+        self._transport: Transport = transport or self._aiohttp  # type: ignore[assignment]
         sender = BatchSender(self._transport, retry=self._retry, timeout=timeout, redact=key)
         self._engine = BulkEngine(
-            sender, batch_size=self._batch_size, max_concurrency=self._max_concurrency
+            sender,
+            batch_size=self._batch_size,
+            max_concurrency=self._max_concurrency,
+            unreachable_after=_whole("unreachable_after", unreachable_after, 0),
         )
         self._closed = False
 
@@ -183,6 +196,8 @@ class HellotracksClient:
     def _check_open(self) -> None:
         if self._closed:
             raise HellotracksError("this client is closed; make a new HellotracksClient")
+        if self._aiohttp is not None:
+            self._aiohttp.check_loop()
 
     # -- public API ---------------------------------------------------------------------
 
@@ -198,6 +213,7 @@ class HellotracksClient:
         allow_unknown_fields: bool = False,
         raise_on_error: bool = True,
         progress: ProgressCallback | None = None,
+        deadline: float | None = None,
     ) -> BulkResult:
         """Create jobs in batches; return every created :class:`Job` in input order.
 
@@ -226,8 +242,11 @@ class HellotracksClient:
         - ``raise_on_error=False``: an invalid job fails alone (a :class:`BatchFailure`
           holding the :class:`ValidationError`) and the rest is sent.
 
-        Once the server refuses the API key, the batches not yet sent fail with
-        :class:`AuthenticationError` without being sent. If ``jobs`` or ``progress``
+        A call that cannot succeed stops sending, and its remaining inputs fail at once
+        as not sent (safe to re-run): with :class:`AuthenticationError` once the server
+        refuses the key, with :class:`TransportError` once ``unreachable_after``
+        requests in a row failed, or once ``deadline`` seconds (for the whole call)
+        have passed; no retry starts after the deadline either. If ``jobs`` or ``progress``
         raises, the call stops reading, finishes the batches in flight and raises
         :class:`BulkInterrupted` carrying everything done so far.
 
@@ -249,7 +268,9 @@ class HellotracksClient:
             allow_unknown=allow_unknown_fields,
             validated=validated,
         )
-        return await self._engine.run(operation, jobs, progress, raise_on_error=raise_on_error)
+        return await self._engine.run(
+            operation, jobs, progress, raise_on_error=raise_on_error, deadline=deadline
+        )
 
     async def edit_jobs(
         self,
@@ -260,6 +281,7 @@ class HellotracksClient:
         allow_unknown_fields: bool = False,
         raise_on_error: bool = True,
         progress: ProgressCallback | None = None,
+        deadline: float | None = None,
     ) -> BulkResult:
         """Edit jobs in batches: ``{job_id: JobUpdate | dict}`` or (async) iterable of pairs.
 
@@ -282,7 +304,9 @@ class HellotracksClient:
             allow_unknown=allow_unknown_fields,
             validated=validated,
         )
-        return await self._engine.run(operation, pairs, progress, raise_on_error=raise_on_error)
+        return await self._engine.run(
+            operation, pairs, progress, raise_on_error=raise_on_error, deadline=deadline
+        )
 
     async def stream_create_jobs(
         self,
@@ -295,6 +319,7 @@ class HellotracksClient:
         run_id: str | None = None,
         allow_unknown_fields: bool = False,
         progress: ProgressCallback | None = None,
+        deadline: float | None = None,
     ) -> AsyncGenerator[BatchOutcome, None]:
         """Like :meth:`create_jobs`, but yield each batch's :class:`BatchOutcome` as it
         finishes (completion order; ``outcome.indices`` say which inputs), so memory stays
@@ -316,7 +341,9 @@ class HellotracksClient:
             run_id=run_id,
             allow_unknown=allow_unknown_fields,
         )
-        async with contextlib.aclosing(self._stream(operation, jobs, progress)) as outcomes:
+        async with contextlib.aclosing(
+            self._stream(operation, jobs, progress, deadline)
+        ) as outcomes:
             async for outcome in outcomes:
                 yield outcome
 
@@ -328,6 +355,7 @@ class HellotracksClient:
         send_route_change: bool = False,
         allow_unknown_fields: bool = False,
         progress: ProgressCallback | None = None,
+        deadline: float | None = None,
     ) -> AsyncGenerator[BatchOutcome, None]:
         """Like :meth:`edit_jobs`, yielding each batch's :class:`BatchOutcome` as it finishes.
 
@@ -341,17 +369,22 @@ class HellotracksClient:
             notify=notify, send_route_change=send_route_change, allow_unknown=allow_unknown_fields
         )
         async with contextlib.aclosing(
-            self._stream(operation, _pairs(updates), progress)
+            self._stream(operation, _pairs(updates), progress, deadline)
         ) as outcomes:
             async for outcome in outcomes:
                 yield outcome
 
     async def _stream(
-        self, operation: Operation, source: Any, progress: ProgressCallback | None
+        self,
+        operation: Operation,
+        source: Any,
+        progress: ProgressCallback | None,
+        deadline: float | None,
     ) -> AsyncGenerator[BatchOutcome, None]:
         """The engine's outcomes; an early stop re-raises its cause after the last one."""
         stopped: BaseException | None = None
-        async with contextlib.aclosing(self._engine.stream(operation, source, progress)) as outs:
+        outcomes = self._engine.stream(operation, source, progress, deadline=deadline)
+        async with contextlib.aclosing(outcomes) as outs:
             try:
                 async for outcome in outs:
                     yield outcome

@@ -42,6 +42,8 @@ from .errors import (
     BulkError,
     BulkInterrupted,
     HellotracksError,
+    ServerError,
+    TransportError,
     ValidationError,
 )
 from .operations import Operation, Prepared
@@ -67,20 +69,28 @@ class Interrupted(Exception):
 
 
 class _Run:
-    """The state of one call: the tasks in flight, totals, and why it must stop."""
+    """The state of one call: the tasks in flight, totals, and why it must stop.
 
-    def __init__(self, progress: ProgressCallback | None) -> None:
+    ``blocked`` is the error that fails every batch not yet sent, once sending can no
+    longer succeed: the key was refused, the server stayed unreachable for
+    ``unreachable_after`` requests in a row, or the call's deadline passed.
+    """
+
+    def __init__(
+        self, progress: ProgressCallback | None, *, unreachable_after: int, until: float | None
+    ) -> None:
         self.running: set[asyncio.Task[BatchOutcome]] = set()
         self.tally = Tally()
         self.progress = progress
-        self.refusal: AuthenticationError | None = None  # once the key is refused
+        self.unreachable_after = unreachable_after
+        self.until = until  # time.monotonic() past which nothing new is sent
+        self.failed_in_a_row = 0
+        self.blocked: HellotracksError | None = None
         self.stop: BaseException | None = None  # why no more input is read
 
     def report(self, outcome: BatchOutcome) -> BatchOutcome:
-        """Count an outcome and tell the progress callback; remember a refused key."""
-        for failure in outcome.failures:
-            if isinstance(failure.exception, AuthenticationError) and self.refusal is None:
-                self.refusal = _not_sent(failure.exception)
+        """Count an outcome, tell the progress callback, and learn whether to go on."""
+        self._learn(outcome)
         totals = self.tally.add(outcome)
         if self.progress is not None and self.stop is None:
             try:
@@ -89,6 +99,30 @@ class _Run:
                 self.stop = exc
         return outcome
 
+    def _learn(self, outcome: BatchOutcome) -> None:
+        if outcome.requests == 0 or self.blocked is not None:
+            return  # not sent: it says nothing about the server
+        errors = [failure.exception for failure in outcome.failures]
+        refused = next((e for e in errors if isinstance(e, AuthenticationError)), None)
+        if refused is not None:
+            self.blocked = _not_sent(refused)
+        elif outcome.jobs or not any(map(_server_unreachable, errors)):
+            self.failed_in_a_row = 0
+        else:
+            self.failed_in_a_row += 1
+            if self.unreachable_after and self.failed_in_a_row >= self.unreachable_after:
+                self.blocked = TransportError(
+                    f"not sent: the last {self.failed_in_a_row} requests in a row failed "
+                    "(connection errors or server errors, after their retries)",
+                    maybe_sent=False,
+                )
+
+    def blocker(self) -> HellotracksError | None:
+        """The error to fail a batch with instead of sending it, if any."""
+        if self.blocked is None and self.until is not None and time.monotonic() >= self.until:
+            self.blocked = TransportError("not sent: the call's deadline passed", maybe_sent=False)
+        return self.blocked
+
     async def finished(self, *, wait_all: bool) -> list[BatchOutcome]:
         """Outcomes of tasks that finished: at least one (or all, with ``wait_all``)."""
         if not self.running:
@@ -96,6 +130,10 @@ class _Run:
         when = asyncio.ALL_COMPLETED if wait_all else asyncio.FIRST_COMPLETED
         done, self.running = await asyncio.wait(self.running, return_when=when)
         return [self.report(task.result()) for task in done]
+
+
+def _server_unreachable(exc: BaseException) -> bool:
+    return isinstance(exc, (TransportError, ServerError))
 
 
 class BulkEngine:
@@ -111,11 +149,17 @@ class BulkEngine:
     """
 
     def __init__(
-        self, sender: BatchSender, *, batch_size: int = 100, max_concurrency: int = 4
+        self,
+        sender: BatchSender,
+        *,
+        batch_size: int = 100,
+        max_concurrency: int = 4,
+        unreachable_after: int = 5,
     ) -> None:
         self._sender = sender
         self._batch_size = batch_size
         self._max_concurrency = max_concurrency
+        self._unreachable_after = unreachable_after
 
     async def stream(
         self,
@@ -124,14 +168,19 @@ class BulkEngine:
         progress: ProgressCallback | None = None,
         *,
         stop_on_invalid: bool = False,
+        deadline: float | None = None,
     ) -> AsyncGenerator[BatchOutcome, None]:
         """Run the batches of ``source``; yield each outcome as its batch finishes.
 
-        Once the server refuses the API key, the batches not yet sent fail with
-        :class:`AuthenticationError` without being sent. If the run stops early, every
-        input read is still yielded first; then :class:`Interrupted` is raised.
+        Once sending cannot succeed, the batches not yet sent fail without being sent:
+        with :class:`AuthenticationError` once the key is refused, with
+        :class:`TransportError` once ``unreachable_after`` requests in a row failed
+        (connection or server errors, after their retries) or ``deadline`` seconds
+        passed. If the run stops early, every input read is still yielded first; then
+        :class:`Interrupted` is raised.
         """
-        run = _Run(progress)
+        until = None if deadline is None else time.monotonic() + deadline
+        run = _Run(progress, unreachable_after=self._unreachable_after, until=until)
         reader = batches(source, self._batch_size)
         try:
             while run.stop is None:
@@ -172,9 +221,10 @@ class BulkEngine:
 
     def _start(self, run: _Run, operation: Operation, prepared: Prepared) -> BatchOutcome | None:
         """Send a batch in a task, or fail it at once if the key was refused already."""
-        if run.refusal is not None:
-            return run.report(prepared.failed(run.refusal, requests=0, retries=0))
-        run.running.add(asyncio.create_task(self._sender.send(operation, prepared)))
+        if (blocked := run.blocker()) is not None:
+            return run.report(prepared.failed(blocked, requests=0, retries=0))
+        send = self._sender.send(operation, prepared, until=run.until)
+        run.running.add(asyncio.create_task(send))
         return None
 
     async def run(
@@ -184,6 +234,7 @@ class BulkEngine:
         progress: ProgressCallback | None = None,
         *,
         raise_on_error: bool = True,
+        deadline: float | None = None,
     ) -> BulkResult:
         """Run every batch and assemble one :class:`BulkResult`, inputs in order.
 
@@ -195,7 +246,9 @@ class BulkEngine:
         """
         started = time.perf_counter()
         assembler = ResultAssembler()
-        stream = self.stream(operation, source, progress, stop_on_invalid=raise_on_error)
+        stream = self.stream(
+            operation, source, progress, stop_on_invalid=raise_on_error, deadline=deadline
+        )
         stopped: BaseException | None = None
         async with contextlib.aclosing(stream) as outcomes:
             try:

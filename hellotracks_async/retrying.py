@@ -22,6 +22,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import attrs
@@ -110,12 +111,15 @@ class RetryPolicy:
             return exc.retry_after
         return float(min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
 
-    def retrying(self, *, idempotent: bool, label: str) -> tenacity.AsyncRetrying:
+    def retrying(
+        self, *, idempotent: bool, label: str, until: float | None = None
+    ) -> tenacity.AsyncRetrying:
         """A tenacity loop for one request; ``label`` names it in the INFO retry logs.
 
         It stops after ``max_retries`` retries or once ``deadline`` seconds have passed
-        since the first attempt. Answers of HTTP 429 do not count as retries: waiting out
-        a rate limit is bounded by time alone.
+        since the first attempt, and starts no attempt after ``until`` (a
+        ``time.monotonic()`` value: the call's own deadline). Answers of HTTP 429 do not
+        count as retries: waiting out a rate limit is bounded by time alone.
         """
         jitter = tenacity.wait_random(0, self.backoff)
         rate_limited = 0  # attempts answered 429 so far: not retries
@@ -135,6 +139,8 @@ class RetryPolicy:
         def stop(state: tenacity.RetryCallState) -> bool:
             spent = state.seconds_since_start or 0.0
             if spent + state.upcoming_sleep >= self.deadline:
+                return True
+            if until is not None and time.monotonic() + state.upcoming_sleep >= until:
                 return True
             return state.attempt_number - rate_limited > self.max_retries
 

@@ -55,20 +55,23 @@ class BatchSender:
         self._timeout = timeout
         self._redact = redact
 
-    async def send(self, operation: Operation, prepared: Prepared) -> BatchOutcome:
+    async def send(
+        self, operation: Operation, prepared: Prepared, *, until: float | None = None
+    ) -> BatchOutcome:
         """Send one batch; when the server refuses its content, send it again in halves.
 
         A refusal that blames the input (see :func:`blames_input`) splits the batch in
         two, and so on down to single jobs, so that only the jobs the server refuses
         fail. The extra requests grow with the number of bad jobs (about
-        ``2 log2(batch_size)`` each), never with the good ones.
+        ``2 log2(batch_size)`` each), never with the good ones. No attempt starts
+        after ``until`` (a ``time.monotonic()`` value), the call's deadline.
         """
         parts = [prepared]
         done: list[BatchOutcome] = []
         requests = retries = 0
         while parts:
             part = parts.pop()
-            outcome = await self._attempts(operation, part)
+            outcome = await self._attempts(operation, part, until)
             requests += outcome.requests
             retries += outcome.retries
             refused = outcome.failures and blames_input(outcome.failures[0].exception)
@@ -88,12 +91,14 @@ class BatchSender:
             retries=retries,
         )
 
-    async def _attempts(self, operation: Operation, prepared: Prepared) -> BatchOutcome:
+    async def _attempts(
+        self, operation: Operation, prepared: Prepared, until: float | None
+    ) -> BatchOutcome:
         """Send one request under the retry policy; failures come back in the outcome."""
         attempts = 0
         try:
             async for attempt in self._retry.retrying(
-                idempotent=prepared.idempotent, label=prepared.label
+                idempotent=prepared.idempotent, label=prepared.label, until=until
             ):
                 with attempt:
                     attempts += 1

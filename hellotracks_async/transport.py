@@ -22,12 +22,15 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 import attrs
 import orjson
+
+from .errors import TransportError
 
 __all__ = ["MockTransport", "Request", "Response", "Transport"]
 
@@ -90,7 +93,9 @@ class MockTransport:
 
     ``handler`` gets each :class:`Request` and returns a :class:`Response` (or an
     awaitable of one); it may raise :class:`~hellotracks_async.errors.TransportError` to
-    act out a lost connection. Every request is kept in :attr:`requests`.
+    act out a lost connection. An awaitable answer that takes longer than the attempt's
+    ``timeout`` becomes a :class:`~hellotracks_async.errors.TransportError`, as on the
+    network. Every request is kept in :attr:`requests`.
 
     Example::
 
@@ -117,7 +122,11 @@ class MockTransport:
         self.requests.append(request)
         answer = self._handler(request)
         if inspect.isawaitable(answer):
-            answer = await answer
+            try:
+                answer = await asyncio.wait_for(answer, timeout)
+            except asyncio.TimeoutError:
+                error = TransportError(f"no answer within {timeout} s", maybe_sent=True)
+                raise error from None
         assert isinstance(answer, Response), "a MockTransport handler returns a Response"
         return answer
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,11 +14,14 @@ import pytest
 from hellotracks_async import (
     BulkInterrupted,
     HellotracksClient,
+    HellotracksError,
     Job,
     MockTransport,
     Progress,
     Request,
     Response,
+    RetryPolicy,
+    TransportError,
     ValidationError,
 )
 
@@ -157,3 +162,48 @@ async def test_a_run_id_gives_a_rerun_the_same_keys() -> None:
     assert len(server.jobs) == 103
     assert [job.id for job in again.jobs[:55]] == [f"j{i}" for i in range(1, 56)]
     assert not {job.uid_secondary for job in fresh.jobs} & {job.uid_secondary for job in again.jobs}
+
+
+async def test_a_dead_server_fails_3000_jobs_fast_after_k_failed_requests() -> None:
+    retry = RetryPolicy(max_retries=3, deadline=0.3, backoff=0.01, max_backoff=0.02)
+    k = 3
+
+    def refuse(request: Request) -> Response:
+        raise TransportError("cannot connect to api:443", maybe_sent=False)
+
+    transport = MockTransport(refuse)
+    started = time.monotonic()
+    async with _client(transport, retry=retry, unreachable_after=k, max_concurrency=2) as client:
+        result = await client.create_jobs(_jobs(3_000), raise_on_error=False)
+    elapsed = time.monotonic() - started
+    assert result.failed == 3_000
+    assert elapsed < k * retry.deadline
+    # the window's requests and their retries, then nothing: no request per batch
+    assert len(transport.requests) <= (k + 1) * (retry.max_retries + 1)
+    unsent = [f for f in result.failures if "not sent" in str(f.exception)]
+    assert sum(len(f.indices) for f in unsent) >= 3_000 - (k + 1) * 10
+    assert all(isinstance(f.exception, TransportError) for f in result.failures)
+
+
+async def test_a_call_deadline_stops_sending_and_fails_the_rest_as_not_sent() -> None:
+    release = asyncio.Event()
+
+    async def hang(request: Request) -> Response:
+        await release.wait()  # never set: every attempt ends at its timeout
+        return Response(200)
+
+    transport = MockTransport(hang)
+    async with HellotracksClient(
+        "key", transport=transport, batch_size=10, max_concurrency=2, timeout=0.2
+    ) as client:
+        result = await client.create_jobs(_jobs(1_000), raise_on_error=False, deadline=0.05)
+    assert result.failed == 1_000
+    assert len(transport.requests) == 2  # the first window; no retry after the deadline
+    assert any("deadline" in str(f.exception) for f in result.failures)
+
+
+async def test_a_closed_client_refuses_at_once() -> None:
+    client = _client(MockTransport(_Upserting()))
+    await client.aclose()
+    with pytest.raises(HellotracksError, match="closed"):
+        await client.create_jobs(_jobs(10))
