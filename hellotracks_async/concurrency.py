@@ -1,0 +1,257 @@
+"""How many requests may be in flight: a fixed number, or one that adapts to the server.
+
+Sans-I/O: the engine reads :attr:`~ConcurrencyLimit.limit` before each send and reports
+every finished attempt with :meth:`~ConcurrencyLimit.on_sample`. Nothing here sleeps,
+reads a clock or logs.
+
+:class:`AdaptiveLimit` combines three well-known rules:
+
+- **Slow start** (TCP): while round trips stay near their observed minimum, every
+  sample adds one, so the limit roughly doubles per round trip (4 -> 64 in four).
+- **Congestion avoidance** (TCP Vegas, as in Netflix concurrency-limits): the requests
+  waiting at the server are estimated by Little's law as
+  ``queue = in_flight * (1 - min_rtt / rtt)``; the limit grows by about one per round
+  trip while ``queue < alpha`` and shrinks by about one while ``queue > beta``.
+- **Multiplicative decrease** (TCP AIMD): an overloaded sample (429, 503, a timeout)
+  halves the limit, and a round trip over twice the minimum with a deep queue drops it
+  to the estimated no-queue level. Either happens at most once per round trip, so a
+  burst of answers to one event counts once.
+
+The minimum round trip is re-measured every ``probe_rounds`` round trips: the limit is
+halved for two round trips, which drains the queue, and the lowest round trip seen then
+replaces the old minimum. A server that became permanently slower therefore does not
+pin the limit low, and queueing cannot creep into the minimum.
+
+Example::
+
+    >>> limit = AdaptiveLimit(initial=4, max_limit=64)
+    >>> for _ in range(4):
+    ...     limit.on_sample(rtt=0.2, in_flight=4, overloaded=False)
+    >>> limit.limit
+    8
+    >>> limit.on_sample(rtt=0.2, in_flight=8, overloaded=True)
+    >>> limit.limit
+    4
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol, runtime_checkable
+
+__all__ = ["AdaptiveLimit", "ConcurrencyLimit", "FixedLimit"]
+
+
+@runtime_checkable
+class ConcurrencyLimit(Protocol):
+    """What the engine needs from a concurrency limit.
+
+    Example::
+
+        >>> isinstance(FixedLimit(4), ConcurrencyLimit)
+        True
+    """
+
+    @property
+    def limit(self) -> int:
+        """How many requests may be in flight now (at least 1)."""
+
+    def on_sample(self, *, rtt: float, in_flight: int, overloaded: bool) -> None:
+        """Report one finished attempt.
+
+        ``rtt``: seconds from send to answer. ``in_flight``: requests in flight when it
+        was sent, itself included. ``overloaded``: the answer was a 429 or a 503, or the
+        attempt timed out.
+        """
+
+
+class FixedLimit:
+    """A limit that never changes (``adaptive=False``).
+
+    Example::
+
+        >>> fixed = FixedLimit(8)
+        >>> fixed.on_sample(rtt=9.0, in_flight=8, overloaded=True)
+        >>> fixed.limit
+        8
+    """
+
+    __slots__ = ("_limit",)
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        self._limit = limit
+
+    @property
+    def limit(self) -> int:
+        """The fixed limit."""
+        return self._limit
+
+    def on_sample(self, *, rtt: float, in_flight: int, overloaded: bool) -> None:
+        """Ignored: a fixed limit does not learn."""
+
+    def __repr__(self) -> str:
+        return f"FixedLimit({self._limit})"
+
+
+class AdaptiveLimit:
+    """A limit between 1 and ``max_limit`` that follows the server's latency and overload.
+
+    ``alpha`` and ``beta`` bound the number of requests it lets wait at the server in
+    steady state; ``backoff`` is the factor applied on overload; ``latency_tolerance``
+    is the round trip, as a multiple of the minimum, above which a deep queue counts as
+    overload too. See the module docstring for the rules.
+
+    Example::
+
+        >>> limit = AdaptiveLimit(initial=2, max_limit=3)
+        >>> for _ in range(10):
+        ...     limit.on_sample(rtt=0.1, in_flight=3, overloaded=False)
+        >>> limit.limit, limit.min_rtt
+        (3, 0.1)
+    """
+
+    __slots__ = (
+        "_guard",
+        "_limit",
+        "_probe_left",
+        "_probe_min",
+        "_round_in_flight",
+        "_round_rtt",
+        "_round_samples",
+        "_round_size",
+        "_rounds_left",
+        "_slow_start_rtt",
+        "_value",
+        "alpha",
+        "backoff",
+        "beta",
+        "latency_tolerance",
+        "max_limit",
+        "min_rtt",
+        "probe_rounds",
+        "slow_start",
+    )
+
+    def __init__(
+        self,
+        *,
+        initial: int = 4,
+        max_limit: int = 64,
+        alpha: float = 2.0,
+        beta: float = 4.0,
+        backoff: float = 0.5,
+        latency_tolerance: float = 2.0,
+        probe_rounds: int = 100,
+    ) -> None:
+        if max_limit < 1 or initial < 1:
+            raise ValueError("max_limit and initial must be at least 1")
+        if not 0 < alpha < beta or not 0 < backoff < 1 or latency_tolerance <= 1:
+            raise ValueError("need 0 < alpha < beta, 0 < backoff < 1, latency_tolerance > 1")
+        self.max_limit = max_limit
+        self.alpha = alpha
+        self.beta = beta
+        self.backoff = backoff
+        self.latency_tolerance = latency_tolerance
+        self.probe_rounds = probe_rounds
+        #: the lowest round trip seen (s); ``inf`` before the first sample
+        self.min_rtt = math.inf
+        self._slow_start_rtt = 1.5  # a sample this much over the minimum does not grow
+        #: True until the first sign of queueing or overload
+        self.slow_start = True
+        self._value = float(min(initial, max_limit))  # the limit, fractional
+        self._limit = int(self._value)  # what the engine reads: cheap
+        self._guard = 0  # samples left before another decrease may happen
+        self._round_samples = 0  # samples counted towards the current round trip
+        self._round_size = self._limit  # samples in a round trip: the limit at its start
+        self._round_rtt = math.inf  # the lowest round trip in the current round
+        self._round_in_flight = 0  # the most requests in flight in the current round
+        self._rounds_left = probe_rounds  # round trips until the next min-RTT probe
+        self._probe_left = 0  # samples left in a running probe (0: none)
+        self._probe_min = math.inf
+
+    @property
+    def limit(self) -> int:
+        """How many requests may be in flight now."""
+        return self._limit
+
+    def on_sample(self, *, rtt: float, in_flight: int, overloaded: bool) -> None:
+        """Learn from one finished attempt (see :class:`ConcurrencyLimit`)."""
+        if self._guard > 0:
+            self._guard -= 1
+        if overloaded:
+            self._decrease(self._value * self.backoff)
+            return
+        if rtt <= 0:
+            return
+        if self._probe_left:
+            self._probe(rtt)
+            return
+        self.min_rtt = min(self.min_rtt, rtt)
+        self._round_rtt = min(self._round_rtt, rtt)
+        self._round_in_flight = max(self._round_in_flight, in_flight)
+        if (
+            self.slow_start
+            and rtt <= self._slow_start_rtt * self.min_rtt  # latency near its minimum
+            and in_flight * (1.0 - self.min_rtt / rtt) <= self.beta  # and a short queue
+            and 2 * in_flight >= self._limit  # and not limited by the application
+        ):
+            self._set(self._value + 1.0)
+        self._round_samples += 1
+        if self._round_samples >= self._round_size:
+            self._end_round()
+
+    def _end_round(self) -> None:
+        """Once per round trip: the Vegas rule on the round's lowest round trip.
+
+        The lowest round trip of a round sees the standing queue but not the momentary
+        queue of a burst, which the first requests of the burst did not wait behind.
+        """
+        rtt, in_flight = self._round_rtt, self._round_in_flight
+        self._round_rtt, self._round_in_flight, self._round_samples = math.inf, 0, 0
+        queue = in_flight * (1.0 - self.min_rtt / rtt)
+        target = in_flight - queue + self.alpha  # the no-queue level, plus alpha
+        if self.slow_start:
+            if queue > self.alpha:  # a standing queue: slow start is over
+                self._decrease(target)
+        elif queue > self.beta and rtt > self.latency_tolerance * self.min_rtt:
+            self._decrease(target)  # strongly rising latency
+        elif queue < self.alpha:
+            if 2 * in_flight >= self._limit:
+                self._set(self._value + 1.0)
+        elif queue > self.beta:
+            self._set(self._value - 1.0)
+        self._round_size = self._limit
+        self._rounds_left -= 1
+        if self._rounds_left <= 0 and self.probe_rounds > 0 and not self.slow_start:
+            self._rounds_left = self.probe_rounds
+            self._probe_left = 2 * self._limit
+            self._probe_min = math.inf
+            self._set(self._value / 2.0)
+
+    def _decrease(self, target: float) -> None:
+        """Shrink to ``target`` and leave slow start; at most once per round trip."""
+        self.slow_start = False
+        if self._guard > 0 or target >= self._value:
+            return
+        self._guard = self._limit  # answers to requests sent before this decrease
+        self._set(target)
+
+    def _probe(self, rtt: float) -> None:
+        """One sample of a min-RTT probe; at its end, its minimum replaces the old one."""
+        self._probe_min = min(self._probe_min, rtt)
+        self._probe_left -= 1
+        if not self._probe_left:
+            self.min_rtt = self._probe_min
+            self._set(self._value * 2.0)
+
+    def _set(self, value: float) -> None:
+        self._value = min(float(self.max_limit), max(1.0, value))
+        self._limit = int(self._value)
+
+    def __repr__(self) -> str:
+        return (
+            f"AdaptiveLimit(limit={self._limit}, max_limit={self.max_limit}, "
+            f"min_rtt={self.min_rtt:.3f}, slow_start={self.slow_start})"
+        )

@@ -1,0 +1,191 @@
+"""FixedLimit and AdaptiveLimit, with a deterministic discrete-event simulation.
+
+The simulated server has ``workers`` workers behind one FIFO queue; each request takes
+``service`` seconds of a worker and ``rtt`` seconds of network round trip (half each
+way). The simulated client keeps ``limit.limit`` requests in flight and reports every
+answer to the limit. Nothing sleeps: time is a number in an event heap.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import pytest
+
+from hellotracks_async.concurrency import AdaptiveLimit, ConcurrencyLimit, FixedLimit
+
+
+@dataclass
+class SimResult:
+    elapsed: float
+    #: (time, limit) after every answer
+    limits: list[tuple[float, int]] = field(default_factory=list)
+    #: (time, requests waiting for a worker) at every arrival
+    queues: list[tuple[float, int]] = field(default_factory=list)
+
+    def limit_at(self, t: float) -> int:
+        """The limit at time ``t``: after the last answer at or before it."""
+        return next((lim for when, lim in reversed(self.limits) if when <= t), 0)
+
+    def peak_queue_after(self, t: float) -> int:
+        return max((q for when, q in self.queues if when >= t), default=0)
+
+
+def simulate(
+    limit: ConcurrencyLimit,
+    *,
+    requests: int,
+    workers: int,
+    service: float,
+    rtt: float,
+    slowdown_at: float = math.inf,
+    slowdown: float = 1.0,
+) -> SimResult:
+    """Send ``requests`` requests through ``limit``; return the timeline.
+
+    From ``slowdown_at`` on, the service time is multiplied by ``slowdown``.
+    """
+    events: list[tuple[float, int, str, int]] = []  # (time, seq, kind, request)
+    seq = 0
+
+    def at(when: float, kind: str, req: int) -> None:
+        nonlocal seq
+        seq += 1
+        heapq.heappush(events, (when, seq, kind, req))
+
+    sent_at: dict[int, float] = {}
+    in_flight_at_send: dict[int, int] = {}
+    waiting: deque[int] = deque()
+    busy = 0
+    in_flight = 0
+    next_req = 0
+    done = 0
+    now = 0.0
+    result = SimResult(elapsed=0.0)
+
+    def fill() -> None:
+        nonlocal in_flight, next_req
+        while in_flight < limit.limit and next_req < requests:
+            in_flight += 1
+            sent_at[next_req] = now
+            in_flight_at_send[next_req] = in_flight
+            at(now + rtt / 2, "arrive", next_req)
+            next_req += 1
+
+    def start(req: int) -> None:
+        nonlocal busy
+        busy += 1
+        cost = service * (slowdown if now >= slowdown_at else 1.0)
+        at(now + cost, "served", req)
+
+    fill()
+    while events:
+        now, _, kind, req = heapq.heappop(events)
+        if kind == "arrive":
+            if busy < workers:
+                start(req)
+            else:
+                waiting.append(req)
+            result.queues.append((now, len(waiting)))
+        elif kind == "served":
+            busy -= 1
+            if waiting:
+                start(waiting.popleft())
+            at(now + rtt / 2, "answer", req)
+        else:  # the answer reaches the client
+            in_flight -= 1
+            done += 1
+            limit.on_sample(
+                rtt=now - sent_at.pop(req),
+                in_flight=in_flight_at_send.pop(req),
+                overloaded=False,
+            )
+            result.limits.append((now, limit.limit))
+            fill()
+    assert done == requests
+    result.elapsed = now
+    return result
+
+
+def server_limit(requests: int, workers: int, service: float, rtt: float) -> float:
+    """The fastest possible time: all workers busy all the time, plus one round trip."""
+    return requests * service / workers + rtt
+
+
+FAR = {"workers": 16, "service": 0.070, "rtt": 0.150}
+SMALL = {"workers": 2, "service": 0.210, "rtt": 0.020}
+
+
+def test_fixed_limit_never_changes() -> None:
+    fixed = FixedLimit(4)
+    fixed.on_sample(rtt=10.0, in_flight=4, overloaded=True)
+    assert fixed.limit == 4
+    with pytest.raises(ValueError, match="at least 1"):
+        FixedLimit(0)
+
+
+def test_far_server_slow_start_reaches_forty_in_a_few_round_trips() -> None:
+    limit = AdaptiveLimit()
+    result = simulate(limit, requests=2000, **FAR)
+    round_trip = FAR["rtt"] + FAR["service"]
+    assert result.limit_at(10 * round_trip) >= 40
+    best = server_limit(2000, **FAR)
+    assert result.elapsed <= 1.1 * best, (result.elapsed, best)
+
+
+def test_far_server_fixed_four_is_far_slower() -> None:
+    # The reason for adapting: 4 in flight leaves most of a far, wide server idle.
+    result = simulate(FixedLimit(4), requests=400, **FAR)
+    assert result.elapsed > 5 * server_limit(400, **FAR)
+
+
+def test_small_server_keeps_the_queue_short() -> None:
+    limit = AdaptiveLimit()
+    result = simulate(limit, requests=1000, **SMALL)
+    workers = SMALL["workers"]
+    steady = 0.2 * result.elapsed
+    assert result.peak_queue_after(steady) <= 2 * workers + 2
+    assert result.elapsed <= 1.05 * server_limit(1000, **SMALL)
+
+
+def test_overload_halves_the_limit_once_per_round_trip() -> None:
+    limit = AdaptiveLimit(initial=32)
+    for _ in range(5):  # five answers to one overload event
+        limit.on_sample(rtt=0.1, in_flight=32, overloaded=True)
+    assert limit.limit == 16
+    for _ in range(32):  # the rest of that round trip's answers
+        limit.on_sample(rtt=0.1, in_flight=32, overloaded=False)
+    limit.on_sample(rtt=0.1, in_flight=16, overloaded=True)
+    assert limit.limit < 16
+
+
+def test_never_below_one_nor_above_max() -> None:
+    limit = AdaptiveLimit(initial=2, max_limit=5)
+    for _ in range(100):
+        limit.on_sample(rtt=0.01, in_flight=5, overloaded=False)
+    assert limit.limit == 5
+    for _ in range(1000):
+        limit.on_sample(rtt=0.01, in_flight=1, overloaded=True)
+    assert limit.limit == 1
+
+
+def test_a_server_that_became_slower_does_not_pin_the_limit() -> None:
+    # After a permanent 3x slowdown, the old minimum round trip is stale; the periodic
+    # probe re-measures it and the limit climbs back to what the server can take.
+    limit = AdaptiveLimit(probe_rounds=20)
+    result = simulate(limit, requests=6000, slowdown_at=5.0, slowdown=3.0, **FAR)
+    slow_rtt = FAR["rtt"] + 3 * FAR["service"]
+    slow_bdp = FAR["workers"] / (3 * FAR["service"]) * slow_rtt  # ~27 in flight
+    assert limit.min_rtt == pytest.approx(slow_rtt, rel=0.05)
+    assert result.limits[-1][1] >= 0.8 * slow_bdp
+
+
+def test_limit_is_a_cheap_attribute_read() -> None:
+    limit = AdaptiveLimit()
+    assert isinstance(limit, ConcurrencyLimit)
+    assert "limit=4" in repr(limit)
+    with pytest.raises(ValueError, match="alpha"):
+        AdaptiveLimit(alpha=5, beta=4)
