@@ -161,3 +161,45 @@ async def test_a_rerun_after_a_kill_at_half_sends_only_unconfirmed_rows(tmp_path
     new = len(rows) - len(before)
     assert int(sent[2].replace(",", "")) == new + resent
     assert resent <= window  # at most the batches in flight at the kill
+
+
+async def test_a_second_ctrl_c_aborts_at_once_and_the_same_command_still_finishes(
+    tmp_path: Path,
+) -> None:
+    rows = _rows(3_000)
+    source = _write_csv(tmp_path / "jobs.csv", ["destinationName", "priority"], rows)
+    flags = ("--batch-size", "100", "--concurrency", "4")
+    async with FakeHellotracks() as fake:
+        process = await asyncio.create_subprocess_exec(
+            SCRIPT,
+            "import",
+            str(source),
+            "--no-progress",
+            *flags,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=_env(fake),
+        )
+        assert process.stdout is not None
+        assert process.stderr is not None
+        while fake.requests["createjobs"] < 6:
+            assert process.returncode is None, "the import ended before the kill point"
+            await asyncio.sleep(0.002)
+        fake.latency = 0.5  # the batches in flight now hang a while
+        process.send_signal(signal.SIGINT)
+        # A safety net against a hung child, not a timing assertion.
+        said = await asyncio.wait_for(process.stderr.readline(), timeout=60)
+        assert said.startswith(b"stopping: finishing the requests in flight")
+        process.send_signal(signal.SIGINT)
+        out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+
+        assert process.returncode == 130
+        assert re.fullmatch(
+            rb"aborted after [\d,]+ of 3,000 rows; run the same command to finish\n", out
+        ), out
+        await fake.settle()
+        fake.latency = 0.0
+        again = await (await _Import.start(source, fake, *flags)).result()
+
+        assert again.code == 0, again
+        _check_one_job_per_row(fake, rows)

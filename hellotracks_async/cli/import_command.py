@@ -200,7 +200,7 @@ def run_import(args: argparse.Namespace) -> int:
             try:
                 asyncio.run(_send(client, importer, bar))
             except (asyncio.CancelledError, KeyboardInterrupt):
-                importer.stop("aborted")
+                importer.stopped = "aborted"  # a second Ctrl-C: the journal is still good
             if importer.stopped in ("interrupted", "aborted"):
                 importer.count_unread()
     if failures.count == 0 and importer.stopped != "aborted":
