@@ -329,15 +329,17 @@ async def test_the_api_key_is_never_printed(tmp_path: Path) -> None:
             source,
             "--api-key-file",
             key_file,
+            "--new-run",
             env=_env(fake) | {"HELLOTRACKS_API_KEY": secret},
         )
 
     assert ok.code == 0, ok.err
     assert "retrying" in ok.err  # the INFO retry lines were printed
-    assert refused.code == 1
-    assert "AuthenticationError" in (tmp_path / "jobs.failures.csv").read_text()
+    assert refused.code == 2
+    assert "refused the API key" in refused.err
+    assert not (tmp_path / "jobs.failures.csv").exists()
     printed = ok.out + ok.err + refused.out + refused.err
-    printed += (tmp_path / "jobs.failures.csv").read_text()
+    printed += (tmp_path / "jobs.csv.htjournal").read_text()
     assert secret not in printed
     assert wrong not in printed
 

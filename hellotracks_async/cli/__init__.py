@@ -3,7 +3,9 @@
 
 - :mod:`.parser`: the argument parser (:func:`build_parser`).
 - :mod:`.commands`: :func:`main` and the three commands it runs.
+- :mod:`.import_command`: the ``import`` command: checks, journal, signals, summary.
 - :mod:`.importer`: the ``import`` command's work: rows through the client, failures out.
+- :mod:`.journal`: the state file that makes an import crash-safe and re-runnable.
 - :mod:`.rowfiles`: CSV / JSONL files: formats, the lazy row reader, the failures writer.
 - :mod:`.cells`: one row's cells -> a wire-format job (names, text values, validation).
 - :mod:`.progress`: the tqdm progress bar on stderr.

@@ -18,16 +18,23 @@ Example::
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 import orjson
 
 from ..errors import ValidationError
 from ..validation import validate_create, validate_edit
-from ..wire import to_wire_name
+from ..wire import to_wire_name, unknown_wire_names
 
-__all__ = ["ERROR_COLUMN", "RowError", "parse_create", "parse_edit", "wire_name"]
+__all__ = [
+    "ERROR_COLUMN",
+    "RowError",
+    "parse_create",
+    "parse_edit",
+    "unknown_columns",
+    "wire_name",
+]
 
 #: The column a failures file adds; ignored when such a file is imported again.
 ERROR_COLUMN: Final = "error"
@@ -53,6 +60,22 @@ def wire_name(name: str) -> str:
         ('destinationLat', 'destinationLat', 'custom_PO')
     """
     return name if name.startswith(_CUSTOM) else to_wire_name(name)
+
+
+def unknown_columns(names: Iterable[str]) -> list[str]:
+    """One message for each column (or JSONL key) that is no job field, with the
+    likely meant one; the ``error`` column of a failures file is known.
+
+    Example::
+
+        >>> unknown_columns(["destination_name", "notes", "error", "colour", "custom_PO"])
+        ["unknown column 'notes'; did you mean textDispatcher?", "unknown column 'colour'"]
+    """
+    found = unknown_wire_names(name for name in names if name != ERROR_COLUMN)
+    return [
+        f"unknown column {name!r}" + (f"; did you mean {guess}?" if guess else "")
+        for name, guess in found.items()
+    ]
 
 
 def _integer(text: str) -> int:
@@ -143,13 +166,16 @@ def _problem(exc: ValidationError) -> RowError:
     return RowError(f"{exc.field}={exc.value!r} {exc.reason}")
 
 
-def parse_create(row: Mapping[str, Any], *, keep_empty: bool = False) -> dict[str, Any]:
+def parse_create(
+    row: Mapping[str, Any], *, keep_empty: bool = False, allow_unknown: bool = False
+) -> dict[str, Any]:
     """The wire-format job of one row, checked as :func:`validate_create` does.
 
     Raises :class:`RowError` for a value that cannot be read, a row with no fields, or
-    a job the client would refuse. Empty strings are left out (an empty CSV cell means
-    "not given") unless ``keep_empty`` (JSONL, where ``""`` is deliberate); ``null`` is
-    always left out.
+    a job the client would refuse (a field that is no job field too, unless
+    ``allow_unknown``: then it is sent as it is). Empty strings are left out (an empty
+    CSV cell means "not given") unless ``keep_empty`` (JSONL, where ``""`` is
+    deliberate); ``null`` is always left out.
 
     Example::
 
@@ -162,13 +188,15 @@ def parse_create(row: Mapping[str, Any], *, keep_empty: bool = False) -> dict[st
     if not wire:
         raise RowError("the row has no fields")
     try:
-        validate_create(wire, 0)
+        validate_create(wire, 0, allow_unknown=allow_unknown)
     except ValidationError as exc:
         raise _problem(exc) from None
     return wire
 
 
-def parse_edit(row: Mapping[str, Any], *, keep_empty: bool = False) -> tuple[str, dict[str, Any]]:
+def parse_edit(
+    row: Mapping[str, Any], *, keep_empty: bool = False, allow_unknown: bool = False
+) -> tuple[str, dict[str, Any]]:
     """The ``(job_id, fields)`` pair of one row of an edit file; ``id`` is required.
 
     Empty values as for :func:`parse_create` (in JSONL, ``"receiverUid": ""`` unassigns).
@@ -190,7 +218,7 @@ def parse_edit(row: Mapping[str, Any], *, keep_empty: bool = False) -> tuple[str
     if not fields:
         raise RowError(f"the row for id {job_id} has no field to set")
     try:
-        validate_edit(job_id, fields, 0)
+        validate_edit(job_id, fields, 0, allow_unknown=allow_unknown)
     except ValidationError as exc:
         raise _problem(exc) from None
     return job_id, fields

@@ -3,16 +3,18 @@
 Memory stays bounded however long the file: rows are parsed as the client asks for
 them, outcomes are taken batch by batch from ``stream_create_jobs`` /
 ``stream_edit_jobs`` (``create_jobs`` would keep every created :class:`Job`), and the
-only per-row state is the line number of each row still in flight.
+only per-row state is each row still in flight (and, with a journal, one 32-bit hash
+per confirmed row).
 
-Every row ends in exactly one place: sent and accepted, or in the failures file with
-``line N: <why>``. A row that cannot be read or is invalid is never sent; the rest of
-the file proceeds.
+Every row read ends in exactly one place: confirmed (in the journal), in the failures
+file with ``line N: <why>``, or, if the run stopped early (Ctrl-C, a refused key), not
+applied and not confirmed, so that the same command sends it again. A row that cannot
+be read or is invalid is never sent; the rest of the file proceeds.
 
 Example::
 
     with RowReader(path) as rows, FailuresWriter(out, rows.format, columns) as failures:
-        stats = await import_rows(client, rows, failures, edit=False)
+        stats = await Importer(rows, failures, edit=False, journal=journal).run(client)
     print(stats.summary())
 """
 
@@ -26,19 +28,30 @@ from typing import Any
 import attrs
 
 from ..client import HellotracksClient
-from ..errors import ValidationError
-from ..results import BatchFailure, BatchOutcome, Progress
+from ..errors import AuthenticationError, HellotracksError, ValidationError
+from ..results import BatchFailure, BatchOutcome
 from .cells import ERROR_COLUMN, RowError, parse_create, parse_edit, wire_name
+from .journal import Journal, row_hash, row_key
 from .rowfiles import FailuresWriter, RawRow, RowReader
 
-__all__ = ["ImportStats", "check_rows", "describe", "failure_columns", "import_rows"]
+__all__ = [
+    "ImportStats",
+    "Importer",
+    "check_rows",
+    "describe",
+    "failure_columns",
+    "import_rows",
+]
 
 
 @attrs.define
 class ImportStats:
     """Counts of one import (or dry run), and the line that sums it up.
 
-    ``failed`` includes ``bad_rows``, the rows that were never sent.
+    ``rows`` counts the rows read. ``failed`` includes ``bad_rows``, the rows that were
+    never sent. ``skipped`` rows were confirmed by an earlier run (the journal);
+    ``unsent`` rows were read but not applied because the run stopped early, and
+    ``unread`` counts the rows after them (known once counted after a stop).
 
     Example::
 
@@ -57,6 +70,14 @@ class ImportStats:
     retries: int = 0
     elapsed: float = 0.0
     dry_run: bool = False
+    skipped: int = 0
+    unsent: int = 0
+    unread: int = 0
+
+    @property
+    def sent(self) -> int:
+        """The rows this run handed to the client (not skipped, not invalid)."""
+        return self.rows - self.skipped - self.bad_rows
 
     def summary(self, failures: FailuresWriter | None = None) -> str:
         """One line for stdout; names the failures file if anything was written to it."""
@@ -66,14 +87,17 @@ class ImportStats:
                 f"{self.bad_rows:,} invalid (dry run, nothing sent)"
             )
         else:
-            rate = self.rows / self.elapsed if self.elapsed > 0 else 0.0
+            todo = self.rows - self.skipped
+            rate = todo / self.elapsed if self.elapsed > 0 else 0.0
             text = (
                 f"{'edited' if self.edit else 'created'} {self.succeeded:,} of "
-                f"{_count(self.rows, 'job')}, {self.failed:,} failed, "
+                f"{_count(todo, 'job')}, {self.failed:,} failed, "
                 f"{_count(self.requests, 'request')}, "
                 f"{_count(self.retries, 'retry', 'retries')}, "
                 f"{self.elapsed:.1f} s ({rate:,.0f} jobs/s)"
             )
+            if self.skipped:
+                text += f"; {_count(self.skipped, 'row')} confirmed earlier, skipped"
         if failures is not None and failures.count:
             text += f"; failures written to {failures.path}"
         return text
@@ -118,15 +142,21 @@ def _raw_record(row: RawRow, csv_input: bool) -> dict[str, Any]:
     return row.fields
 
 
-def _parse(row: RawRow, *, edit: bool, keep_empty: bool) -> Any:
+def _parse(row: RawRow, *, edit: bool, keep_empty: bool, allow_unknown: bool = False) -> Any:
     if row.problem is not None:
         raise RowError(row.problem)
     if edit:
-        return parse_edit(row.fields, keep_empty=keep_empty)
-    return parse_create(row.fields, keep_empty=keep_empty)
+        return parse_edit(row.fields, keep_empty=keep_empty, allow_unknown=allow_unknown)
+    return parse_create(row.fields, keep_empty=keep_empty, allow_unknown=allow_unknown)
 
 
-def check_rows(rows: RowReader, *, edit: bool, report: Callable[[str], object]) -> ImportStats:
+def check_rows(
+    rows: RowReader,
+    *,
+    edit: bool,
+    report: Callable[[str], object],
+    allow_unknown: bool = False,
+) -> ImportStats:
     """Parse and validate every row without sending anything (``--dry-run``).
 
     ``report`` gets ``line N: <why>`` for each invalid row.
@@ -142,7 +172,7 @@ def check_rows(rows: RowReader, *, edit: bool, report: Callable[[str], object]) 
     for row in rows:
         stats.rows += 1
         try:
-            _parse(row, edit=edit, keep_empty=keep_empty)
+            _parse(row, edit=edit, keep_empty=keep_empty, allow_unknown=allow_unknown)
         except RowError as exc:
             stats.bad_rows += 1
             stats.failed += 1
@@ -151,8 +181,32 @@ def check_rows(rows: RowReader, *, edit: bool, report: Callable[[str], object]) 
     return stats
 
 
-class _Import:
-    """The state of one run: counts, and the line number of each row in flight."""
+class _Stopped(Exception):
+    """Raised by the rows' iterator to make the client stop reading."""
+
+
+def _not_sent(exc: BaseException) -> bool:
+    """A failure that only says the rows were not applied: the key was refused, or the
+    call stopped first. Such rows are not failed: a re-run sends them."""
+    return isinstance(exc, AuthenticationError) or (
+        type(exc) is HellotracksError and str(exc).startswith("not sent")
+    )
+
+
+class Importer:
+    """One run of an import: rows in, outcomes settled, counts kept; see :meth:`run`.
+
+    With a :class:`Journal`, rows it holds as confirmed (with the same hash) are
+    skipped, rows without a ``uidSecondary`` get the key ``hta-<run>-<row number>``, and
+    each batch's confirmed rows are appended to it. :meth:`stop` (a signal handler's
+    job) makes it stop reading; the batches in flight still finish. A refused API key
+    stops it too. The only per-row state is the rows in flight.
+
+    Example::
+
+        importer = Importer(rows, failures, edit=False, journal=journal)
+        stats = await importer.run(client)
+    """
 
     def __init__(
         self,
@@ -160,67 +214,135 @@ class _Import:
         failures: FailuresWriter,
         *,
         edit: bool,
-        report: Callable[[str], object],
-        on_progress: Callable[[ImportStats], object] | None,
+        journal: Journal | None = None,
+        allow_unknown: bool = False,
+        report: Callable[[str], object] = print,
+        on_progress: Callable[[ImportStats], object] | None = None,
     ) -> None:
         self.rows = rows
         self.failures = failures
         self.edit = edit
+        self.journal = journal
+        self.allow_unknown = allow_unknown
         self.report = report
         self.on_progress = on_progress
         self.stats = ImportStats(edit=edit)
-        self.lines: dict[int, int] = {}  # input index -> line, for rows in flight
-        self.sent_failed = 0
+        #: Why the run stopped early: ``"interrupted"``, ``"refused"``, or ``None``.
+        self.stopped: str | None = None
+        #: The refused key's error, if the server refused it.
+        self.refusal: AuthenticationError | None = None
+        self._in_flight: dict[int, tuple[int, int, int]] = {}  # index -> line, row, hash
+        self._unread: Iterator[RawRow] = iter(())
 
-    def items(self) -> Iterator[Any]:
+    def stop(self, reason: str = "interrupted") -> None:
+        """Read no more rows; the batches in flight finish."""
+        if self.stopped is None:
+            self.stopped = reason
+
+    def count_unread(self) -> int:
+        """Read the rest of the file (after a stop) and count its rows."""
+        count = sum(1 for _ in self._unread)
+        self.stats.unread = count
+        return count
+
+    def _items(self) -> Iterator[Any]:
         """The rows as the client's inputs, parsed lazily; bad rows go to the failures."""
         index = 0
         csv_input = self.rows.format == "csv"
-        for row in self.rows:
+        journal = self.journal
+        self._unread = rows = iter(self.rows)
+        number = 0
+        while self.stopped is None:
+            row = next(rows, None)
+            if row is None:
+                return
+            number += 1
             self.stats.rows += 1
-            try:
-                item = _parse(row, edit=self.edit, keep_empty=not csv_input)
-            except RowError as exc:
-                error = f"line {row.line}: {exc}"
-                self.stats.bad_rows += 1
-                self.report(error)
-                self.failures.write(_raw_record(row, csv_input), error)
-                self.refresh()
+            digest = row_hash(row.fields, row.problem)
+            if journal is not None and journal.confirmed_hash(number) == digest:
+                self.stats.skipped += 1
                 continue
-            self.lines[index] = row.line
+            try:
+                item = _parse(
+                    row, edit=self.edit, keep_empty=not csv_input, allow_unknown=self.allow_unknown
+                )
+            except RowError as exc:
+                self._fail_row(row, f"line {row.line}: {exc}", csv_input)
+                continue
+            if journal is not None and not self.edit and not item.get("uidSecondary"):
+                item["uidSecondary"] = row_key(journal.header.run, number)
+            self._in_flight[index] = (row.line, number, digest)
             index += 1
             yield item
+        raise _Stopped(self.stopped)
 
-    def progress(self, totals: Progress) -> None:
-        """The client's ``progress`` callback."""
-        self.stats.succeeded = totals.succeeded
-        self.sent_failed = totals.failed
-        self.stats.requests = totals.requests
-        self.stats.retries = totals.retries
-        self.refresh()
+    def _fail_row(self, row: RawRow, error: str, csv_input: bool) -> None:
+        self.stats.bad_rows += 1
+        self.stats.failed += 1
+        self.report(error)
+        self.failures.write(_raw_record(row, csv_input), error)
+        self._refresh()
 
-    def refresh(self) -> None:
-        """Recount the failures; tell ``on_progress``."""
-        self.stats.failed = self.sent_failed + self.stats.bad_rows
+    def _refresh(self) -> None:
         if self.on_progress is not None:
             self.on_progress(self.stats)
 
-    def settle(self, outcome: BatchOutcome) -> None:
-        """Forget the lines of a finished batch; write its failures."""
+    def _settle(self, outcome: BatchOutcome) -> None:
+        """Record a finished batch: its confirmed rows in the journal, its failures."""
+        confirmed = []
         for index in outcome.indices:
-            self.lines.pop(index, None)
+            entry = self._in_flight.pop(index, None)
+            if entry is not None:
+                confirmed.append(entry[1:])
+        if self.journal is not None:
+            self.journal.confirm(confirmed)
+        self.stats.succeeded += len(outcome.indices)
+        self.stats.requests += outcome.requests
+        self.stats.retries += outcome.retries
         for failure in outcome.failures:
             self._write(failure)
+        self._refresh()
 
     def _write(self, failure: BatchFailure) -> None:
+        entries = [self._in_flight.pop(index, None) for index in failure.indices]
+        if _not_sent(failure.exception):
+            if isinstance(failure.exception, AuthenticationError):
+                self.refusal = self.refusal or failure.exception
+                self.stop("refused")
+            self.stats.unsent += len(failure.indices)
+            return
         # ``wire`` is what was sent (for creates, with the uidSecondary keys that make a
         # second import of the failures upsert); a job refused before sending has none.
         records = failure.wire or failure.inputs
         why = describe(failure.exception)
-        for index, record in zip(failure.indices, records, strict=True):
-            line = self.lines.pop(index, None)
+        for entry, record in zip(entries, records, strict=True):
             fields = {"id": record[0], **record[1]} if self.edit else record
+            line = "?" if entry is None else entry[0]
             self.failures.write(fields, f"line {line}: {why}")
+            self.stats.failed += 1
+
+    async def run(self, client: HellotracksClient) -> ImportStats:
+        """Send the rows; return the counts (:attr:`stopped` says if it stopped early)."""
+        started = time.perf_counter()
+        outcomes: AsyncGenerator[BatchOutcome, None]
+        unknown = self.allow_unknown
+        if self.edit:
+            outcomes = client.stream_edit_jobs(self._items(), allow_unknown_fields=unknown)
+        else:
+            run_id = None if self.journal is None else self.journal.header.run
+            outcomes = client.stream_create_jobs(
+                self._items(), run_id=run_id, allow_unknown_fields=unknown
+            )
+        try:
+            async with contextlib.aclosing(outcomes) as stream:
+                async for outcome in stream:
+                    self._settle(outcome)
+        except _Stopped:
+            pass
+        finally:
+            self.stats.elapsed = time.perf_counter() - started
+        self._refresh()
+        return self.stats
 
 
 async def import_rows(
@@ -233,25 +355,12 @@ async def import_rows(
     on_progress: Callable[[ImportStats], object] | None = None,
 ) -> ImportStats:
     """Send every row of ``rows`` (creates, or ``(id, fields)`` edits with ``edit``);
-    write each failed row to ``failures``; return the counts.
-
-    ``report`` gets ``line N: <why>`` for each row that was not sent; ``on_progress`` the
-    running :class:`ImportStats` after each batch.
+    write each failed row to ``failures``; return the counts. Without a journal: see
+    :class:`Importer` for the crash-safe form.
 
     Example::
 
         stats = await import_rows(client, rows, failures, edit=False)
     """
-    run = _Import(rows, failures, edit=edit, report=report, on_progress=on_progress)
-    started = time.perf_counter()
-    outcomes: AsyncGenerator[BatchOutcome, None]
-    if edit:
-        outcomes = client.stream_edit_jobs(run.items(), progress=run.progress)
-    else:
-        outcomes = client.stream_create_jobs(run.items(), progress=run.progress)
-    async with contextlib.aclosing(outcomes) as stream:
-        async for outcome in stream:
-            run.settle(outcome)
-    run.stats.elapsed = time.perf_counter() - started
-    run.refresh()
-    return run.stats
+    importer = Importer(rows, failures, edit=edit, report=report, on_progress=on_progress)
+    return await importer.run(client)

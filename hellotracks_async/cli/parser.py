@@ -45,6 +45,27 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def _finite_positive_float(text: str) -> float:
+    value = _positive_float(text)
+    if value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
+def _burst(text: str) -> float:
+    value = _finite_positive_float(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
 def _rate(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
@@ -92,7 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
             "list. Rows that fail, or cannot be read, are written with an 'error' column to "
             "the failures file, which can be imported again: created jobs carry their "
             "uidSecondary there, so a second import updates instead of duplicating. The API "
-            "key is read from HELLOTRACKS_API_KEY or --api-key-file."
+            "key is read from HELLOTRACKS_API_KEY or --api-key-file. Crash-safe: a state "
+            "file (FILE.htjournal) records the run and the rows the server confirmed; "
+            "interrupted at any point (Ctrl-C, SIGTERM, kill -9), the same command sends "
+            "only the rest, and every row keeps its key. Exit codes: 0 done, 1 some rows "
+            "failed, 2 usage error, unknown column or refused API key, 130 interrupted."
         ),
     )
     imp.add_argument("file", metavar="FILE", type=Path, help="the .csv, .jsonl or .ndjson file")
@@ -146,6 +171,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="where failed rows go (default: <FILE stem>.failures.<ext> beside it)",
     )
     imp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    imp.add_argument(
+        "--allow-unknown-columns",
+        action="store_true",
+        help="send columns that are no job field as they are (default: such a column "
+        "stops the import before anything is sent, exit 2)",
+    )
+    imp.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="DIR",
+        help="keep the state file (journal) in DIR instead of beside FILE as FILE.htjournal",
+    )
+    imp.add_argument(
+        "--new-run",
+        action="store_true",
+        help="forget the state file: import FILE again as new jobs (new keys)",
+    )
 
     fake = commands.add_parser(
         "fake-server",
@@ -170,6 +212,45 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep no job (for load tests): createjobs answers as usual, "
         "editjobs/getjobs see no job, memory stays flat",
+    )
+    fake.add_argument(
+        "--rtt-ms",
+        type=_non_negative_float,
+        default=0.0,
+        metavar="MS",
+        help="network round trip added to every request (default 0)",
+    )
+    fake.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help="requests served at once; the rest queue (default: unlimited)",
+    )
+    fake.add_argument(
+        "--per-request-ms",
+        type=_non_negative_float,
+        default=0.0,
+        metavar="MS",
+        help="service time of a request (default 0)",
+    )
+    fake.add_argument(
+        "--per-job-ms",
+        type=_non_negative_float,
+        default=0.0,
+        metavar="MS",
+        help="service time per job of a request (default 0)",
+    )
+    fake.add_argument(
+        "--rate",
+        type=_finite_positive_float,
+        metavar="R",
+        help="requests per second admitted; more get 429 with Retry-After (default: no limit)",
+    )
+    fake.add_argument(
+        "--burst",
+        type=_burst,
+        metavar="B",
+        help="the rate limit's bucket size (default: max(1, rate)); needs --rate",
     )
 
     demo = commands.add_parser(
