@@ -27,13 +27,16 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from .aiohttp_transport import AiohttpTransport
+from .concurrency import AdaptiveLimit, ConcurrencyLimit, FixedLimit
 from .engine import BulkEngine, Interrupted, ProgressCallback
 from .errors import ConfigurationError, HellotracksError
 from .models import Job, JobUpdate
 from .operations import CreateJobs, EditJobs, Operation
+from .pacing import Pacer
 from .results import BatchOutcome, BulkResult
 from .retrying import RetryPolicy
 from .sender import BatchSender
+from .throttle import Throttle
 from .transport import Transport
 from .validation import validate_create, validate_edit_pair
 
@@ -76,6 +79,14 @@ def _whole(name: str, value: Any, low: int) -> int:
     return value
 
 
+def _positive_or_none(name: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigurationError(f"{name} must be a positive number or None, got {value!r}")
+    return float(value)
+
+
 def _retry_policy(retry: RetryPolicy | None, max_retries: int | None) -> RetryPolicy:
     if retry is not None and not isinstance(retry, RetryPolicy):
         raise ConfigurationError(f"retry must be a RetryPolicy, got {retry!r}")
@@ -93,7 +104,16 @@ class HellotracksClient:
         api_key: the key; defaults to env ``HELLOTRACKS_API_KEY``.
         base_url: defaults to env ``HELLOTRACKS_BASE_URL`` or the public API; https is
             required except on localhost.
-        batch_size: jobs per request. max_concurrency: requests in flight at once.
+        batch_size: jobs per request.
+        max_concurrency: the most requests in flight at once. By default the number in
+            flight adapts between 1 and this ceiling: it starts at 4, grows while the
+            server answers as fast as ever, and shrinks on 429, 503, timeouts or rising
+            latency (the server queueing).
+        adaptive: ``False`` keeps exactly ``max_concurrency`` requests in flight.
+        max_rate: a known quota, in requests per second, never exceeded. Without it the
+            client learns a rate only once the server answers 429. A 429 (or a 503
+            with ``Retry-After``) pauses every request of the client until
+            ``Retry-After`` has passed; such waits do not use up ``max_retries``.
         max_retries: retries per request after the first attempt (transient failures
             only); a shorthand for ``retry=RetryPolicy(max_retries=...)``.
         timeout: seconds per attempt.
@@ -125,7 +145,9 @@ class HellotracksClient:
         *,
         base_url: str | None = None,
         batch_size: int = 100,
-        max_concurrency: int = 4,
+        max_concurrency: int = 64,
+        adaptive: bool = True,
+        max_rate: float | None = None,
         max_retries: int | None = None,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
@@ -152,11 +174,18 @@ class HellotracksClient:
             )
         )
         self._transport: Transport = transport or self._aiohttp  # type: ignore[assignment]
-        sender = BatchSender(self._transport, retry=self._retry, timeout=timeout, redact=key)
+        limit: ConcurrencyLimit = (
+            AdaptiveLimit(initial=min(4, self._max_concurrency), max_limit=self._max_concurrency)
+            if adaptive
+            else FixedLimit(self._max_concurrency)
+        )
+        self._pacer = Pacer(limit, Throttle(max_rate=_positive_or_none("max_rate", max_rate)))
+        sender = BatchSender(
+            self._transport, retry=self._retry, timeout=timeout, redact=key, pacer=self._pacer
+        )
         self._engine = BulkEngine(
             sender,
             batch_size=self._batch_size,
-            max_concurrency=self._max_concurrency,
             unreachable_after=_whole("unreachable_after", unreachable_after, 0),
         )
         self._closed = False
@@ -171,6 +200,11 @@ class HellotracksClient:
     def base_url(self) -> str:
         """The API root, ending in ``/``; endpoints are appended to it."""
         return self._base_url
+
+    @property
+    def concurrency(self) -> int:
+        """How many requests the client lets be in flight now (adaptive by default)."""
+        return self._pacer.limit
 
     @property
     def retry(self) -> RetryPolicy:

@@ -2,7 +2,8 @@
 
 :class:`BulkEngine` turns an operation (:class:`~hellotracks_async.operations.CreateJobs`
 or :class:`~hellotracks_async.operations.EditJobs`) and an (async) iterable of inputs into
-batch outcomes, with at most ``max_concurrency`` requests in flight. Each batch goes
+batch outcomes. The batches in flight, over every call running on the engine, never
+exceed the sender's current concurrency limit (adaptive, or fixed). Each batch goes
 through a :class:`~hellotracks_async.sender.BatchSender`; the engine never sees HTTP.
 
 Nothing read is ever abandoned. When the input iterable or the progress callback raises,
@@ -33,7 +34,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
 from typing import Any
 
 from .batching import batches
@@ -77,8 +78,14 @@ class _Run:
     """
 
     def __init__(
-        self, progress: ProgressCallback | None, *, unreachable_after: int, until: float | None
+        self,
+        progress: ProgressCallback | None,
+        *,
+        unreachable_after: int,
+        until: float | None,
+        limit: Callable[[], int],
     ) -> None:
+        self.limit = limit
         self.running: set[asyncio.Task[BatchOutcome]] = set()
         self.tally = Tally()
         self.progress = progress
@@ -91,7 +98,7 @@ class _Run:
     def report(self, outcome: BatchOutcome) -> BatchOutcome:
         """Count an outcome, tell the progress callback, and learn whether to go on."""
         self._learn(outcome)
-        totals = self.tally.add(outcome)
+        totals = self.tally.add(outcome, concurrency=self.limit())
         if self.progress is not None and self.stop is None:
             try:
                 self.progress(totals)
@@ -132,6 +139,33 @@ class _Run:
         return [self.report(task.result()) for task in done]
 
 
+class _Window:
+    """The batches in flight over every call of one engine (client)."""
+
+    def __init__(self) -> None:
+        self.active = 0
+        self.last_limit = 0
+        self._waiters: list[asyncio.Future[None]] = []
+
+    async def hold(self, send: Awaitable[BatchOutcome]) -> BatchOutcome:
+        """Run ``send`` holding one place of the window."""
+        self.active += 1
+        try:
+            return await send
+        finally:
+            self.active -= 1
+            for waiter in self._waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+            self._waiters.clear()
+
+    async def freed(self) -> None:
+        """Wait until some batch finishes (in any call)."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        await waiter
+
+
 def _server_unreachable(exc: BaseException) -> bool:
     return isinstance(exc, (TransportError, ServerError))
 
@@ -144,7 +178,7 @@ class BulkEngine:
 
     Example::
 
-        engine = BulkEngine(BatchSender(transport), batch_size=100, max_concurrency=4)
+        engine = BulkEngine(BatchSender(transport), batch_size=100)
         result = await engine.run(CreateJobs(), jobs, raise_on_error=False)
     """
 
@@ -153,13 +187,12 @@ class BulkEngine:
         sender: BatchSender,
         *,
         batch_size: int = 100,
-        max_concurrency: int = 4,
         unreachable_after: int = 5,
     ) -> None:
         self._sender = sender
         self._batch_size = batch_size
-        self._max_concurrency = max_concurrency
         self._unreachable_after = unreachable_after
+        self._window = _Window()
 
     async def stream(
         self,
@@ -180,7 +213,12 @@ class BulkEngine:
         :class:`Interrupted` is raised.
         """
         until = None if deadline is None else time.monotonic() + deadline
-        run = _Run(progress, unreachable_after=self._unreachable_after, until=until)
+        run = _Run(
+            progress,
+            unreachable_after=self._unreachable_after,
+            until=until,
+            limit=lambda: self._sender.pacer.limit,
+        )
         reader = batches(source, self._batch_size)
         try:
             while run.stop is None:
@@ -214,9 +252,19 @@ class BulkEngine:
             raise Interrupted(run.stop)
 
     async def _make_room(self, run: _Run) -> list[BatchOutcome]:
+        """Wait until one more batch fits the client-wide window; outcomes meanwhile."""
         outcomes: list[BatchOutcome] = []
-        while len(run.running) >= self._max_concurrency:
-            outcomes += await run.finished(wait_all=False)
+        pacer = self._sender.pacer
+        # a batch of ours counts until its outcome is reported, so that callers (the
+        # CLI's journal) never have more than the window unconfirmed
+        while self._window.active + sum(task.done() for task in run.running) >= pacer.limit:
+            if run.running:  # one of ours finishing frees a place
+                outcomes += await run.finished(wait_all=False)
+            else:  # all places are another call's
+                await self._window.freed()
+        if pacer.limit != self._window.last_limit:
+            logger.debug("concurrency limit now %d", pacer.limit)
+            self._window.last_limit = pacer.limit
         return outcomes
 
     def _start(self, run: _Run, operation: Operation, prepared: Prepared) -> BatchOutcome | None:
@@ -224,7 +272,7 @@ class BulkEngine:
         if (blocked := run.blocker()) is not None:
             return run.report(prepared.failed(blocked, requests=0, retries=0))
         send = self._sender.send(operation, prepared, until=run.until)
-        run.running.add(asyncio.create_task(send))
+        run.running.add(asyncio.create_task(self._window.hold(send)))
         return None
 
     async def run(

@@ -8,7 +8,7 @@ Example::
 
     >>> assembler = ResultAssembler()
     >>> assembler.add(BatchOutcome(indices=(0,), jobs=(Job(id="a"),)))
-    Progress(succeeded=1, failed=0, requests=0, retries=0)
+    Progress(succeeded=1, failed=0, requests=0, retries=0, concurrency=0)
     >>> assembler.result(elapsed=0.1).ok
     True
 """
@@ -80,6 +80,9 @@ class BatchOutcome:
 class Progress:
     """Running totals handed to a ``progress`` callback after each batch.
 
+    ``concurrency`` is the client's limit of batches in flight at that moment (it
+    adapts to the server unless the client was made with ``adaptive=False``).
+
     Example::
 
         >>> Progress(succeeded=100, failed=0, requests=1, retries=0).succeeded
@@ -90,6 +93,7 @@ class Progress:
     failed: int
     requests: int
     retries: int
+    concurrency: int = 0
 
 
 def _as_tuple(items: Iterable[Any]) -> tuple[Any, ...]:
@@ -153,7 +157,7 @@ class Tally:
     Example::
 
         >>> Tally().add(BatchOutcome(indices=(0, 1), jobs=(Job(), Job()), requests=2, retries=1))
-        Progress(succeeded=2, failed=0, requests=2, retries=1)
+        Progress(succeeded=2, failed=0, requests=2, retries=1, concurrency=0)
     """
 
     def __init__(self) -> None:
@@ -162,13 +166,13 @@ class Tally:
         self.requests = 0
         self.retries = 0
 
-    def add(self, outcome: BatchOutcome) -> Progress:
+    def add(self, outcome: BatchOutcome, *, concurrency: int = 0) -> Progress:
         """Count one batch's outcome; return the running totals."""
         self.succeeded += len(outcome.jobs)
         self.failed += sum(len(failure.indices) for failure in outcome.failures)
         self.requests += outcome.requests
         self.retries += outcome.retries
-        return Progress(self.succeeded, self.failed, self.requests, self.retries)
+        return Progress(self.succeeded, self.failed, self.requests, self.retries, concurrency)
 
 
 class ResultAssembler:

@@ -119,7 +119,9 @@ class RetryPolicy:
         It stops after ``max_retries`` retries or once ``deadline`` seconds have passed
         since the first attempt, and starts no attempt after ``until`` (a
         ``time.monotonic()`` value: the call's own deadline). Answers of HTTP 429 do not
-        count as retries: waiting out a rate limit is bounded by time alone.
+        count as retries, and the loop does not sleep after them: the client-wide
+        throttle holds the next attempt until ``Retry-After`` has passed. Waiting out a
+        rate limit is bounded by time alone.
         """
         jitter = tenacity.wait_random(0, self.backoff)
         rate_limited = 0  # attempts answered 429 so far: not retries
@@ -131,21 +133,27 @@ class RetryPolicy:
 
         def wait(state: tenacity.RetryCallState) -> float:
             exc = _failure(state)
-            if isinstance(exc, RateLimitError):
-                return self.wait_seconds(exc, state.attempt_number)
+            if isinstance(exc, RateLimitError):  # the client's throttle does the waiting
+                return 0.0
             retries = state.attempt_number - rate_limited
             return min(self.max_backoff, self.wait_seconds(exc, retries) + jitter(state))
 
         def stop(state: tenacity.RetryCallState) -> bool:
+            exc = _failure(state)
+            pause = state.upcoming_sleep
+            if isinstance(exc, RateLimitError):
+                pause = exc.retry_after or 0.0
             spent = state.seconds_since_start or 0.0
-            if spent + state.upcoming_sleep >= self.deadline:
+            if spent + pause >= self.deadline:
                 return True
-            if until is not None and time.monotonic() + state.upcoming_sleep >= until:
+            if until is not None and time.monotonic() + pause >= until:
                 return True
             return state.attempt_number - rate_limited > self.max_retries
 
         def log_retry(state: tenacity.RetryCallState) -> None:
             pause = state.next_action.sleep if state.next_action else 0.0
+            if isinstance(exc := _failure(state), RateLimitError):  # the throttle waits
+                pause = exc.retry_after or 0.0
             logger.info(
                 "%s: attempt %d failed (%s); retrying in %.2f s",
                 label,

@@ -23,13 +23,18 @@ Example::
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Awaitable
 
+from .concurrency import FixedLimit
 from .errors import HellotracksError
 from .operations import Operation, Prepared
+from .pacing import Pacer
 from .results import BatchOutcome
 from .retrying import RetryPolicy, blames_input
 from .sansio import parse_answer
-from .transport import Transport
+from .throttle import Throttle
+from .transport import Response, Transport
 
 __all__ = ["BatchSender"]
 
@@ -49,8 +54,10 @@ class BatchSender:
         retry: RetryPolicy | None = None,
         timeout: float = 30.0,
         redact: str | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self._transport = transport
+        self.pacer = pacer or Pacer(FixedLimit(4), Throttle())
         self._retry = retry or RetryPolicy()
         self._timeout = timeout
         self._redact = redact
@@ -96,13 +103,16 @@ class BatchSender:
     ) -> BatchOutcome:
         """Send one request under the retry policy; failures come back in the outcome."""
         attempts = 0
+        give_up = time.monotonic() + self._retry.deadline
+        if until is not None:
+            give_up = min(give_up, until)
         try:
             async for attempt in self._retry.retrying(
                 idempotent=prepared.idempotent, label=prepared.label, until=until
             ):
                 with attempt:
                     attempts += 1
-                    answer = await self._post(operation.endpoint, prepared)
+                    answer = await self._post(operation.endpoint, prepared, give_up)
                     return operation.outcome(
                         prepared, answer, requests=attempts, retries=attempts - 1
                     )
@@ -112,8 +122,13 @@ class BatchSender:
             return prepared.failed(error, requests=attempts, retries=attempts - 1)
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
-    async def _post(self, endpoint: str, prepared: Prepared) -> dict[str, object]:
-        response = await self._transport.post(endpoint, prepared.body, timeout=self._timeout)
+    async def _post(self, endpoint: str, prepared: Prepared, give_up: float) -> dict[str, object]:
+        """One attempt, paced: the throttle may hold it, but not past ``give_up``."""
+
+        def post() -> Awaitable[Response]:
+            return self._transport.post(endpoint, prepared.body, timeout=self._timeout)
+
+        response = await self.pacer.send(post, deadline=give_up)
         logger.debug("%s: HTTP %d, %d bytes", prepared.label, response.status, len(response.body))
         return parse_answer(response.status, response.headers, response.body, redact=self._redact)
 

@@ -1,0 +1,104 @@
+"""Pacing: how fast and how wide a client sends, learned from the server's answers.
+
+A :class:`Pacer` is shared by every request of a client. Before each attempt it waits
+for the client-wide :class:`~hellotracks_async.throttle.Throttle` (a pause after a 429,
+the learned or fixed sending rate); after it, it feeds what the answer showed to the
+throttle and to the :class:`~hellotracks_async.concurrency.ConcurrencyLimit` that says how
+many batches the engine may keep in flight:
+
+=================================  =========================================
+answer                             learned
+=================================  =========================================
+429, or 503 with ``Retry-After``   pause everyone; lower the rate; overloaded
+503 without it, or a timeout       overloaded (the limit shrinks)
+connection refused                 nothing (no round trip was measured)
+any other answer                   a latency sample; the rate probes upwards
+=================================  =========================================
+
+Example::
+
+    >>> import asyncio
+    >>> from hellotracks_async.concurrency import FixedLimit
+    >>> from hellotracks_async.throttle import Throttle
+    >>> from hellotracks_async.transport import Response
+    >>> pacer = Pacer(FixedLimit(4), Throttle())
+    >>> async def post() -> Response:
+    ...     return Response(200, {}, b"{}")
+    >>> asyncio.run(pacer.send(post)).status, pacer.limit
+    (200, 4)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Awaitable, Callable
+
+from .concurrency import ConcurrencyLimit
+from .errors import RateLimitError, TransportError
+from .sansio import parse_retry_after
+from .throttle import Throttle
+from .transport import Response
+
+__all__ = ["Pacer"]
+
+
+class Pacer:
+    """One client's throttle and concurrency limit, fed by every attempt's answer.
+
+    Example::
+
+        pacer = Pacer(AdaptiveLimit(max_limit=64), Throttle(max_rate=5.0))
+        response = await pacer.send(lambda: transport.post(endpoint, body, timeout=30))
+    """
+
+    def __init__(self, limit: ConcurrencyLimit, throttle: Throttle) -> None:
+        self._limit = limit
+        self.throttle = throttle
+        self.in_flight = 0  # attempts on the wire now
+
+    @property
+    def limit(self) -> int:
+        """How many batches may be in flight now."""
+        return self._limit.limit
+
+    async def send(
+        self, post: Callable[[], Awaitable[Response]], *, deadline: float | None = None
+    ) -> Response:
+        """Wait for the throttle, make the attempt, learn from its answer.
+
+        ``deadline`` (a ``time.monotonic()`` value): if the throttle would hold the
+        attempt past it, nothing is sent and :class:`RateLimitError` is raised.
+        """
+        if not await self.throttle.acquire(deadline=deadline):
+            raise RateLimitError(  # an infinite wait: never retried
+                "not sent: the rate limit holds it past its deadline", retry_after=math.inf
+            )
+        sent_at = time.monotonic()
+        self.in_flight += 1
+        in_flight = self.in_flight
+        try:
+            response = await post()
+        except TransportError as exc:
+            if exc.maybe_sent:  # a timeout or a lost answer: the server may be drowning
+                self._sample(sent_at, in_flight, overloaded=True)
+            raise
+        finally:
+            self.in_flight -= 1
+        self._learn(response, sent_at, in_flight)
+        return response
+
+    def _learn(self, response: Response, sent_at: float, in_flight: int) -> None:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if response.status == 429 or (response.status == 503 and retry_after is not None):
+            self.throttle.on_throttled(retry_after, sent_at=sent_at)
+            self._sample(sent_at, in_flight, overloaded=True)
+        elif response.status == 503:
+            self._sample(sent_at, in_flight, overloaded=True)
+        else:
+            self._sample(sent_at, in_flight, overloaded=False)
+            self.throttle.on_success()
+
+    def _sample(self, sent_at: float, in_flight: int, *, overloaded: bool) -> None:
+        rtt = time.monotonic() - sent_at
+        self._limit.on_sample(rtt=rtt, in_flight=in_flight, overloaded=overloaded)
