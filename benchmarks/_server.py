@@ -117,10 +117,12 @@ class ServerProcess:
         return float("nan")
 
     async def _control(self, op: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        async with aiohttp.ClientSession() as session:
-            async with session.post(self.control_url + op, json=body or {}) as response:
-                response.raise_for_status()
-                answer: dict[str, Any] = await response.json()
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(self.control_url + op, json=body or {}) as response,
+        ):
+            response.raise_for_status()
+            answer: dict[str, Any] = await response.json()
         return answer
 
     async def configure(self, **capacity: Any) -> None:
@@ -183,12 +185,14 @@ def _add_control(fake: Any) -> None:
             uids = [job.get("uidSecondary") for job in fake.jobs()]
             distinct = set(uids)
             expected = {f"{prefix}{index}" for index in range(count)}
-            return web.json_response({
-                "stored": len(uids),
-                "distinct": len(distinct),
-                "missing": len(expected - distinct),
-                "unexpected": len(distinct - expected),
-            })
+            return web.json_response(
+                {
+                    "stored": len(uids),
+                    "distinct": len(distinct),
+                    "missing": len(expected - distinct),
+                    "unexpected": len(distinct - expected),
+                }
+            )
         raise web.HTTPNotFound()
 
     fake.app.router.add_post("/bench/{op}", handle)
