@@ -11,8 +11,9 @@ is what no client can beat::
 Each variant is a set of keyword arguments for :class:`HellotracksClient`; keywords the
 installed client does not accept are dropped (and reported), so the same benchmark runs
 before and after a client learns them. A variant whose window is fixed and whose wall
-time would exceed ``budget`` seconds runs on fewer jobs (a multiple of the batch size),
-its limit computed for that count. ``naive`` is one job per request, one at a time,
+time would exceed both ``budget`` seconds and twice the profile's limit runs on fewer
+jobs (a multiple of the batch size), its limit computed for that count; an adaptive one
+always runs on all. ``naive`` is one job per request, one at a time,
 sleeping ``Retry-After`` on a 429, on a few jobs: the point is its ratio.
 
 Example::
@@ -250,7 +251,7 @@ async def _measure_run(
         used, dropped = accepted(kwargs)
         window = fixed_window(used)
         predicted = profile.predicted(jobs, batch, window)
-        if predicted > budget:
+        if predicted > max(budget, 2 * profile.limit(jobs, batch)):
             jobs = max(batch, int(jobs * budget / predicted) // batch * batch)
         run.update(kwargs=used, dropped=dropped, window=window)
         work = _run_sdk(server, _inputs(prefix, jobs), batch, used)
@@ -305,6 +306,10 @@ async def measure(
             section[name] = await _measure_run(
                 server, profile, name, kwargs, jobs=profile.jobs, batch=batch, budget=budget
             )
+        naive = section["naive"]["jobs_per_s"]
+        section["defaults_per_naive_jobs_per_s"] = round(
+            section["defaults"]["jobs_per_s"] / naive, 1
+        )
         report[profile.name] = section
     await server.configure()
     return report

@@ -301,8 +301,12 @@ def _limits(report: dict[str, Any]) -> list[str]:
     rows = []
     notes = []
     for profile, section in report["limits"].items():
+        notes.append(
+            f"  {profile}: SDK defaults / naive jobs/s: "
+            f"{section['defaults_per_naive_jobs_per_s']:,.1f}x"
+        )
         for name, run in section.items():
-            if name in ("profile", "limit_s"):
+            if not isinstance(run, dict) or "wall_s" not in run:
                 continue
             star = "*" if run["scaled"] else ""
             rows.append(
@@ -324,13 +328,13 @@ def _limits(report: dict[str, Any]) -> list[str]:
             )
             if run["dropped"]:
                 notes.append(
-                    f"  {profile} / {name}: dropped {', '.join(run['dropped'])} "
+                    f"  {name}: dropped {', '.join(run['dropped'])} "
                     "(not accepted by the installed HellotracksClient)"
                 )
             if run.get("error"):
                 notes.append(f"  {profile} / {name}: {run['error']}")
     lines += _table(header, rows, right=set(range(2, len(header))))
-    return lines + sorted(set(notes))
+    return lines + list(dict.fromkeys(notes))
 
 
 def render(report: dict[str, Any]) -> str:
