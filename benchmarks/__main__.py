@@ -1,10 +1,12 @@
 """``python -m benchmarks`` (``make bench``): run everything, print tables, write JSON.
 
 Starts FakeHellotracks (no faults) in a child process, then measures throughput (SDK,
-raw aiohttp, naive loop; two job shapes), structuring, and memory (each size in a fresh
-client process), checks the targets, prints the tables and writes the same data to
-``benchmarks/results/latest.json``. ``--profile`` also writes a pyinstrument (or
-cProfile) report of one SDK run per shape to ``benchmarks/results/``.
+raw aiohttp, naive loop; two job shapes), structuring, memory (each size in a fresh
+client process), event-loop stalls, and end-to-end runs against three modelled servers'
+limits (a second fake process, storing jobs, with a capacity), checks the targets,
+prints the tables and writes the same data to ``benchmarks/results/latest.json``.
+``--profile`` also writes a pyinstrument (or cProfile) report of one SDK run per shape to
+``benchmarks/results/``.
 
 Example::
 
@@ -25,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
-from . import memory, profiling, structuring, throughput
+from . import limits, loop, memory, profiling, structuring, throughput
 from ._server import ServerProcess
 from .report import check_targets, render
 
@@ -42,7 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--concurrency", type=int, default=4, help="requests in flight")
     parser.add_argument("--repeats", type=int, default=3, help="runs per variant (best of)")
     parser.add_argument(
-        "--memory-jobs", type=int, default=1_000_000,
+        "--memory-jobs",
+        type=int,
+        default=1_000_000,
         help="jobs of the large memory run (the small one streams a tenth)",
     )
     parser.add_argument("--skip-memory", action="store_true", help="no memory benchmark")
@@ -50,8 +54,38 @@ def _parser() -> argparse.ArgumentParser:
         "--structuring-jobs", type=int, default=20_000, help="jobs of the structuring runs"
     )
     parser.add_argument("--skip-structuring", action="store_true", help="no structuring runs")
+    parser.add_argument("--skip-loop", action="store_true", help="no event-loop stall runs")
     parser.add_argument(
-        "--profile", action="store_true",
+        "--loop-jobs", type=int, default=100_000, help="full jobs of the event-loop stall run"
+    )
+    parser.add_argument(
+        "--loop-large-jobs",
+        type=int,
+        default=1_000_000,
+        help="entries of the large list whose validation and chunking must yield",
+    )
+    parser.add_argument(
+        "--loop-sent-jobs",
+        type=int,
+        default=20_000,
+        help="jobs created before the large-list run is cancelled",
+    )
+    parser.add_argument("--skip-limits", action="store_true", help="no runs against limits")
+    parser.add_argument(
+        "--limits-scale",
+        type=float,
+        default=1.0,
+        help="multiply the profiles' jobs and durations (divide the rate) by this",
+    )
+    parser.add_argument(
+        "--limits-budget",
+        type=float,
+        default=12.0,
+        help="seconds a fixed-window run may take before it runs on fewer jobs",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
         help="also profile one SDK run per shape into benchmarks/results/profile-*.txt",
     )
     parser.add_argument(
@@ -64,7 +98,10 @@ def _git_commit() -> str:
     try:
         done = subprocess.run(
             ["git", "describe", "--always", "--dirty"],
-            cwd=Path(__file__).parent, capture_output=True, text=True, check=True,
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            check=True,
         )
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -106,6 +143,10 @@ def _meta(args: argparse.Namespace) -> dict[str, Any]:
         "structuring_repeats": 5,
         "memory_jobs": None if args.skip_memory else args.memory_jobs,
         "server_store_jobs": False,
+        "loop_jobs": None if args.skip_loop else args.loop_jobs,
+        "loop_large_jobs": None if args.skip_loop else args.loop_large_jobs,
+        "limits_scale": None if args.skip_limits else args.limits_scale,
+        "limits_budget_s": None if args.skip_limits else args.limits_budget,
     }
 
 
@@ -138,11 +179,36 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.profile:
             print("profile ...", file=sys.stderr)
             paths = profiling.profile(
-                server, jobs=args.jobs, out_dir=args.output.parent,
-                batch_size=args.batch_size, concurrency=args.concurrency,
+                server,
+                jobs=args.jobs,
+                out_dir=args.output.parent,
+                batch_size=args.batch_size,
+                concurrency=args.concurrency,
             )
             report["profiles"] = [str(path) for path in paths]
+        if not args.skip_loop:
+            print("event loop ...", file=sys.stderr)
+            report["loop"] = asyncio.run(
+                loop.measure(
+                    server,
+                    jobs=args.loop_jobs,
+                    large_jobs=args.loop_large_jobs,
+                    sent_jobs=args.loop_sent_jobs,
+                )
+            )
         report["server"] = {"peak_rss_mib": server.peak_rss_mib()}
+    if not args.skip_limits:
+        print("limits ...", file=sys.stderr)
+        profiles = tuple(
+            profile if args.limits_scale == 1 else profile.scaled(args.limits_scale)
+            for profile in limits.PROFILES
+        )
+        with ServerProcess(store_jobs=True) as server:
+            report["limits"] = asyncio.run(
+                limits.measure(
+                    server, profiles=profiles, batch=args.batch_size, budget=args.limits_budget
+                )
+            )
     report["targets"] = check_targets(report)
     report["meta"]["load_after"] = _load()
     report["meta"]["total_wall_s"] = round(time.perf_counter() - started, 1)

@@ -1,9 +1,19 @@
 """FakeHellotracks (no faults) in a child process, so that it never shares the client's CPU.
 
 Run as ``python -m benchmarks._server``: it starts the fake on a free port, prints one
-JSON line ``{"base_url": ..., "api_key": ...}`` and serves until its stdin closes or it
-gets SIGTERM/SIGINT. :class:`ServerProcess` does that from the parent and also reads
-the child's CPU time, so the server's share can be shown next to the client's.
+JSON line ``{"base_url": ..., "api_key": ..., "control_url": ...}`` and serves until its
+stdin closes or it gets SIGTERM/SIGINT. :class:`ServerProcess` does that from the parent
+and also reads the child's CPU time, so the server's share can be shown next to the
+client's.
+
+Control endpoints, added by this script beside the fake's own ``/api/`` routes (JSON in,
+JSON out, no API key; loopback only): ``POST /bench/configure`` with a
+:class:`~hellotracks_async.testing.Capacity`'s keywords (or ``{}`` for none) sets the
+capacity and resets the fake; ``POST /bench/reset``; ``POST /bench/stats`` answers the
+:class:`~hellotracks_async.testing.CapacityStats`; ``POST /bench/check`` with
+``{"prefix": p, "count": n}`` compares the stored jobs with the ``uidSecondary`` values
+``p0 .. p{n-1}`` (needs ``--store-jobs``). :class:`ServerProcess` has an async method
+for each.
 
 The fake runs in its fastest mode, ``FakeHellotracks(store_jobs=False)``: it validates
 and answers every createjobs request as usual but keeps no job, so its memory stays
@@ -29,7 +39,11 @@ import sys
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Final
+from typing import Any, Final
+
+import aiohttp
+import attrs
+from aiohttp import web
 
 __all__ = ["ServerProcess"]
 
@@ -47,6 +61,7 @@ class ServerProcess:
         self.store_jobs = store_jobs
         self.base_url = ""
         self.api_key = ""
+        self.control_url = ""
         self._process: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> ServerProcess:
@@ -64,6 +79,7 @@ class ServerProcess:
             raise RuntimeError("the FakeHellotracks process exited before it was ready")
         hello = json.loads(line)
         self.base_url, self.api_key = hello["base_url"], hello["api_key"]
+        self.control_url = hello["control_url"]
         return self
 
     def __exit__(
@@ -100,6 +116,32 @@ class ServerProcess:
                 return round(int(line.split()[1]) / 1024, 1)
         return float("nan")
 
+    async def _control(self, op: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(self.control_url + op, json=body or {}) as response,
+        ):
+            response.raise_for_status()
+            answer: dict[str, Any] = await response.json()
+        return answer
+
+    async def configure(self, **capacity: Any) -> None:
+        """Give the fake a ``Capacity(**capacity)`` (none if empty) and reset it."""
+        await self._control("configure", capacity)
+
+    async def reset(self) -> None:
+        """Forget the stored jobs and zero the fake's counters."""
+        await self._control("reset")
+
+    async def stats(self) -> dict[str, int]:
+        """The fake's ``CapacityStats`` as a dict (received, served, rate_limited, ...)."""
+        return await self._control("stats")
+
+    async def check(self, prefix: str, count: int) -> dict[str, int]:
+        """Stored jobs against the inputs ``uidSecondary = prefix + str(i)``, ``i < count``:
+        ``stored``, ``distinct`` (uidSecondary values), ``missing``, ``unexpected``."""
+        return await self._control("check", {"prefix": prefix, "count": count})
+
     def _stop(self) -> None:
         process, self._process = self._process, None
         if process is None:
@@ -122,6 +164,40 @@ def _wait_for_eof(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
         loop.call_soon_threadsafe(stop.set)
 
 
+def _add_control(fake: Any) -> None:
+    """The ``/bench/*`` routes (see the module doc) on the fake's own application."""
+    from hellotracks_async.testing import Capacity
+
+    async def handle(request: web.Request) -> web.Response:
+        op = request.match_info["op"]
+        body = await request.json()
+        if op == "configure":
+            fake.capacity = Capacity(**body) if body else None
+            fake.reset()
+            return web.json_response({})
+        if op == "reset":
+            fake.reset()
+            return web.json_response({})
+        if op == "stats":
+            return web.json_response(attrs.asdict(fake.stats))
+        if op == "check":
+            prefix, count = body["prefix"], body["count"]
+            uids = [job.get("uidSecondary") for job in fake.jobs()]
+            distinct = set(uids)
+            expected = {f"{prefix}{index}" for index in range(count)}
+            return web.json_response(
+                {
+                    "stored": len(uids),
+                    "distinct": len(distinct),
+                    "missing": len(expected - distinct),
+                    "unexpected": len(distinct - expected),
+                }
+            )
+        raise web.HTTPNotFound()
+
+    fake.app.router.add_post("/bench/{op}", handle)
+
+
 async def _serve(store_jobs: bool) -> None:
     from hellotracks_async.testing import FakeHellotracks
 
@@ -129,8 +205,12 @@ async def _serve(store_jobs: bool) -> None:
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with FakeHellotracks(store_jobs=store_jobs) as fake:
-        print(json.dumps({"base_url": fake.base_url, "api_key": fake.api_key}), flush=True)
+    fake = FakeHellotracks(store_jobs=store_jobs)
+    _add_control(fake)
+    async with fake:
+        control_url = fake.base_url.replace("/api/", "/bench/")
+        hello = {"base_url": fake.base_url, "api_key": fake.api_key, "control_url": control_url}
+        print(json.dumps(hello), flush=True)
         # The parent closing our stdin (or dying) stops the server too.
         threading.Thread(target=_wait_for_eof, args=(loop, stop), daemon=True).start()
         await stop.wait()

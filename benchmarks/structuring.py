@@ -171,8 +171,10 @@ def _shape_rows(shape: shapes.Shape, count: int, repeats: int) -> list[dict[str,
         ("converter unstructure (Job -> dict)", "sdk", lambda: [unstructure(j) for j in jobs]),
     ]
     rows = [_row(name, work, count, repeats, kind) for name, kind, work in works]
-    return rows + _msgspec_rows(dicts, raw, count, repeats) + _pydantic_rows(
-        dicts, raw, count, repeats
+    return (
+        rows
+        + _msgspec_rows(dicts, raw, count, repeats)
+        + _pydantic_rows(dicts, raw, count, repeats)
     )
 
 

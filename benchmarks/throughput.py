@@ -201,17 +201,13 @@ async def measure_shape(
 
     def sdk(count: int) -> Callable[[], Awaitable[Run]]:
         inputs = list(shapes.jobs(shape, count, start=next(offset)))
-        work = run_sdk(
-            base_url, api_key, inputs, batch_size=batch_size, concurrency=concurrency
-        )
+        work = run_sdk(base_url, api_key, inputs, batch_size=batch_size, concurrency=concurrency)
         return lambda: _timed(server, count, work)
 
     def sdk_dicts(count: int) -> Callable[[], Awaitable[Run]]:
         start = next(offset)
         inputs = [shapes.wire_job(shape, index) for index in range(start, start + count)]
-        work = run_sdk(
-            base_url, api_key, inputs, batch_size=batch_size, concurrency=concurrency
-        )
+        work = run_sdk(base_url, api_key, inputs, batch_size=batch_size, concurrency=concurrency)
         return lambda: _timed(server, count, work)
 
     def raw(count: int) -> Callable[[], Awaitable[Run]]:

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+import benchmarks.limits
+import benchmarks.loop
 import benchmarks.report
 import benchmarks.shapes
 import benchmarks.throughput
@@ -18,7 +20,38 @@ from benchmarks.report import render
 _VARIANTS = ("sdk", "sdk_dicts", "raw", "naive")
 
 
-@pytest.mark.parametrize("module", [benchmarks.shapes, benchmarks.throughput, benchmarks.report])
+_MODULES = [
+    benchmarks.shapes,
+    benchmarks.throughput,
+    benchmarks.report,
+    benchmarks.limits,
+    benchmarks.loop,
+]
+_LIMITS_RUN_KEYS = {
+    "jobs",
+    "full_jobs",
+    "scaled",
+    "kwargs",
+    "dropped",
+    "window",
+    "wall_s",
+    "limit_s",
+    "ratio",
+    "jobs_per_s",
+    "requests",
+    "rate_limited",
+    "share_429",
+    "peak_queued",
+    "queue_limit",
+    "failed",
+    "stored",
+    "lost",
+    "duplicated",
+    "error",
+}
+
+
+@pytest.mark.parametrize("module", _MODULES)
 def test_doctests(module: Any) -> None:
     assert doctest.testmod(module).failed == 0
 
@@ -45,11 +78,27 @@ def test_tiny_run_writes_every_section(tmp_path: Path) -> None:
             "--output",
             str(output),
             "--profile",
+            "--loop-jobs",
+            "200",
+            "--loop-large-jobs",
+            "5000",
+            "--loop-sent-jobs",
+            "500",
+            "--limits-scale",
+            "0.01",
         ]
     )
     report = run(args)
     assert json.loads(output.read_text()) == json.loads(json.dumps(report))
-    assert set(report) >= {"meta", "throughput", "structuring", "memory", "targets"}
+    assert set(report) >= {
+        "meta",
+        "throughput",
+        "structuring",
+        "memory",
+        "loop",
+        "limits",
+        "targets",
+    }
     for shape in ("minimal", "full"):
         variants = report["throughput"][shape]
         for name in _VARIANTS:
@@ -71,8 +120,75 @@ def test_tiny_run_writes_every_section(tmp_path: Path) -> None:
     assert [r["jobs"] for r in memory["runs"]] == [200, 2000]
     assert all(r["succeeded"] == r["jobs"] and r["peak_rss_mib"] > 0 for r in memory["runs"])
     assert memory["peak_ratio"] > 0
-    assert len(report["targets"]) == 5
+    _check_loop(report["loop"])
+    _check_limits(report["limits"])
+    targets = report["targets"]
+    # memory, 2 CPU budgets, 4 informational, 2 event-loop stalls, 4 per limits profile
+    assert len(targets) == 1 + 2 + 4 + 2 + 4 * 3
+    assert sum(bool(t.get("informational")) for t in targets) == 4
+    assert all({"name", "value", "limit", "kind", "unit", "met"} <= set(t) for t in targets)
+    budgets = {t["name"]: t for t in targets if t["name"].startswith("SDK client CPU per job")}
+    assert {name: t["limit"] for name, t in budgets.items()} == {
+        "SDK client CPU per job, full": 100.0,
+        "SDK client CPU per job, minimal": 25.0,
+    }
+    assert all(t["ratio_to_raw"] > 0 for t in budgets.values())
     assert all(Path(path).exists() for path in report["profiles"])
     text = render(report)
-    for title in ("Throughput", "Structuring", "Memory", "Targets", "naive*"):
+    for title in (
+        "Throughput",
+        "Structuring",
+        "Memory",
+        "Event loop",
+        "Against the limit",
+        "Targets",
+        "naive*",
+        "rate-limited",
+    ):
         assert title in text
+
+
+def _check_loop(runs: dict[str, Any]) -> None:
+    assert list(runs) == ["full", "full_gc_off", "large_list"]
+    assert runs["full"]["jobs"] == runs["full"]["succeeded"] == 200
+    assert runs["full_gc_off"]["succeeded"] == 200
+    assert runs["large_list"]["jobs"] == 5000
+    assert runs["large_list"]["succeeded"] >= 500
+    for observed in runs.values():
+        assert observed["ticks"] > 0
+        assert observed["max_stall_ms"] >= 0
+        assert observed["longest_gc_ms"] >= 0
+
+
+def _check_limits(report: dict[str, Any]) -> None:
+    assert list(report) == ["far", "small", "rate-limited"]
+    for section in report.values():
+        assert list(section) == [
+            "profile",
+            "limit_s",
+            "defaults",
+            "fixed 4",
+            "fixed 64",
+            "naive",
+            "defaults_per_naive_jobs_per_s",
+        ]
+        assert section["limit_s"] > 0
+        assert section["defaults_per_naive_jobs_per_s"] > 0
+        for name in ("defaults", "fixed 4", "fixed 64", "naive"):
+            run = section[name]
+            assert set(run) == _LIMITS_RUN_KEYS, name
+            assert run["error"] is None
+            assert run["requests"] >= 1
+            assert run["limit_s"] > 0
+            assert run["wall_s"] > 0
+            # a tiny run against a lenient fake: every job stored once
+            assert run["stored"] == run["jobs"]
+            assert run["lost"] == run["duplicated"] == 0
+        assert section["naive"]["scaled"]
+        assert section["naive"]["window"] == 1
+
+
+def test_limits_drops_keywords_the_client_does_not_take() -> None:
+    used, dropped = benchmarks.limits.accepted({"max_concurrency": 4, "no_such_keyword": 1})
+    assert used == {"max_concurrency": 4}
+    assert dropped == ["no_such_keyword"]
