@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 
 import attrs
 
-__all__ = ["Batch", "Chunker", "batches"]
+__all__ = ["Batch", "Chunker", "batches", "first_repeat"]
 
 _T = TypeVar("_T")
 
@@ -109,3 +109,22 @@ async def batches(
         raise
     if last := chunker.flush():
         yield last
+
+
+def first_repeat(keys: Iterable[object]) -> int | None:
+    """The position of the first key that an earlier one repeats (``None`` keys never
+    repeat); ``None`` if all differ. Two inputs with one key must not share a request.
+
+    Example::
+
+        >>> first_repeat(["a", None, "b", None, "a", "b"]), first_repeat(["a", "b"])
+        (4, None)
+    """
+    seen: set[object] = set()
+    for position, key in enumerate(keys):
+        if key is None:
+            continue
+        if key in seen:
+            return position
+        seen.add(key)
+    return None

@@ -34,10 +34,18 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    Callable,
+    Iterable,
+    Iterator,
+)
 from typing import Any
 
-from .batching import batches
+import attrs
+
+from .batching import batches, first_repeat
 from .errors import (
     AuthenticationError,
     BulkError,
@@ -50,6 +58,7 @@ from .errors import (
 from .operations import Operation, Prepared
 from .results import BatchOutcome, BulkResult, Progress, ResultAssembler, Tally
 from .sender import BatchSender
+from .window import Window
 
 __all__ = ["BulkEngine", "Interrupted", "ProgressCallback"]
 
@@ -87,6 +96,7 @@ class _Run:
     ) -> None:
         self.limit = limit
         self.running: set[asyncio.Task[BatchOutcome]] = set()
+        self.repeated: dict[asyncio.Task[BatchOutcome], int] = {}  # held back for a key
         self.tally = Tally()
         self.progress = progress
         self.unreachable_after = unreachable_after
@@ -136,34 +146,24 @@ class _Run:
             return []
         when = asyncio.ALL_COMPLETED if wait_all else asyncio.FIRST_COMPLETED
         done, self.running = await asyncio.wait(self.running, return_when=when)
-        return [self.report(task.result()) for task in done]
+        outcomes = []
+        for task in done:
+            outcome, repeated = task.result(), self.repeated.pop(task, 0)
+            if repeated:
+                outcome = attrs.evolve(outcome, repeated_keys=repeated)
+            outcomes.append(self.report(outcome))
+        return outcomes
 
 
-class _Window:
-    """The batches in flight over every call of one engine (client)."""
-
-    def __init__(self) -> None:
-        self.active = 0
-        self.last_limit = 0
-        self._waiters: list[asyncio.Future[None]] = []
-
-    async def hold(self, send: Awaitable[BatchOutcome]) -> BatchOutcome:
-        """Run ``send`` holding one place of the window."""
-        self.active += 1
-        try:
-            return await send
-        finally:
-            self.active -= 1
-            for waiter in self._waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
-            self._waiters.clear()
-
-    async def freed(self) -> None:
-        """Wait until some batch finishes (in any call)."""
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        await waiter
+def _one_per_key(operation: Operation, prepared: Prepared | None) -> Iterator[Prepared]:
+    """The batch in parts in which no key appears twice; usually the batch, whole."""
+    while prepared is not None:
+        cut = first_repeat(prepared.keys)
+        if cut is None:
+            yield prepared
+            return
+        head, prepared = operation.split(prepared, at=cut)
+        yield head
 
 
 def _server_unreachable(exc: BaseException) -> bool:
@@ -192,7 +192,7 @@ class BulkEngine:
         self._sender = sender
         self._batch_size = batch_size
         self._unreachable_after = unreachable_after
-        self._window = _Window()
+        self._window = Window()
 
     async def stream(
         self,
@@ -234,13 +234,14 @@ class BulkEngine:
                     run.stop = rejected[0].exception
                 for failure in rejected:
                     yield run.report(BatchOutcome(failures=(failure,)))
-                if prepared is not None:
-                    if run.stop is not None:
-                        yield run.report(_unsent(prepared, run.stop))
-                        break
-                    for outcome in await self._make_room(run):
+                if prepared is not None and run.stop is not None:
+                    yield run.report(_unsent(prepared, run.stop))
+                    break
+                for part in _one_per_key(operation, prepared):
+                    repeated = self._window.count_held(part.keys)
+                    for outcome in await self._make_room(run, part.keys):
                         yield outcome
-                    if (refused := self._start(run, operation, prepared)) is not None:
+                    if (refused := self._start(run, operation, part, repeated)) is not None:
                         yield refused
                 await asyncio.sleep(0)  # a long list must not hold the event loop
             for outcome in await run.finished(wait_all=True):
@@ -251,13 +252,17 @@ class BulkEngine:
         if run.stop is not None:
             raise Interrupted(run.stop)
 
-    async def _make_room(self, run: _Run) -> list[BatchOutcome]:
-        """Wait until one more batch fits the client-wide window; outcomes meanwhile."""
+    async def _make_room(self, run: _Run, keys: tuple[Any, ...]) -> list[BatchOutcome]:
+        """Wait until one more batch fits the client-wide window and none of its keys
+        is in flight (per-key order); outcomes that finish meanwhile come back."""
         outcomes: list[BatchOutcome] = []
         pacer = self._sender.pacer
+        window = self._window
         # a batch of ours counts until its outcome is reported, so that callers (the
         # CLI's journal) never have more than the window unconfirmed
-        while self._window.active + sum(task.done() for task in run.running) >= pacer.limit:
+        while window.active + sum(
+            task.done() for task in run.running
+        ) >= pacer.limit or window.holds_any(keys):
             if run.running:  # one of ours finishing frees a place
                 outcomes += await run.finished(wait_all=False)
             else:  # all places are another call's
@@ -267,12 +272,20 @@ class BulkEngine:
             self._window.last_limit = pacer.limit
         return outcomes
 
-    def _start(self, run: _Run, operation: Operation, prepared: Prepared) -> BatchOutcome | None:
-        """Send a batch in a task, or fail it at once if the key was refused already."""
+    def _start(
+        self, run: _Run, operation: Operation, prepared: Prepared, repeated: int
+    ) -> BatchOutcome | None:
+        """Send a batch in a task, or fail it at once if sending cannot succeed."""
+        outcome: BatchOutcome | None = None
         if (blocked := run.blocker()) is not None:
-            return run.report(prepared.failed(blocked, requests=0, retries=0))
-        send = self._sender.send(operation, prepared, until=run.until)
-        run.running.add(asyncio.create_task(self._window.hold(send)))
+            outcome = prepared.failed(blocked, requests=0, retries=0)
+        if outcome is not None:
+            return run.report(attrs.evolve(outcome, repeated_keys=repeated))
+        task = asyncio.create_task(self._sender.send(operation, prepared, until=run.until))
+        self._window.hold(task, prepared.keys)  # now, not when the task first runs
+        run.running.add(task)
+        run.repeated[task] = repeated
+        return None
         return None
 
     async def run(

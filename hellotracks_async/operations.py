@@ -170,8 +170,8 @@ class Operation(Protocol):
         """Read a success answer into the batch's outcome."""
         ...
 
-    def split(self, prepared: Prepared) -> tuple[Prepared, Prepared]:
-        """Two requests, each with half of the inputs (to find the one a server refuses)."""
+    def split(self, prepared: Prepared, at: int | None = None) -> tuple[Prepared, Prepared]:
+        """Two requests: the inputs before position ``at`` (default: half) and the rest."""
         ...
 
 
@@ -183,9 +183,10 @@ class _Halving:
     ) -> Prepared:
         raise NotImplementedError
 
-    def split(self, prepared: Prepared) -> tuple[Prepared, Prepared]:
-        """Two requests with half the inputs each, in order; created jobs keep their keys."""
-        middle = len(prepared.indices) // 2
+    def split(self, prepared: Prepared, at: int | None = None) -> tuple[Prepared, Prepared]:
+        """Two requests: the inputs before position ``at`` (default: half) and the rest,
+        in order; created jobs keep their keys."""
+        middle = len(prepared.indices) // 2 if at is None else at
         parts = (prepared.indices, prepared.inputs, prepared.wire)
         return (
             self._prepared(*(part[:middle] for part in parts)),

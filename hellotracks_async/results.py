@@ -69,6 +69,8 @@ class BatchOutcome:
     failures: tuple[BatchFailure, ...] = ()
     requests: int = 0
     retries: int = 0
+    #: inputs of this batch whose key an earlier input of the call still had in flight
+    repeated_keys: int = 0
 
     @property
     def ok(self) -> bool:
@@ -124,6 +126,11 @@ class BulkResult:
     requests: int = 0
     retries: int = 0
     elapsed: float = 0.0
+    #: inputs that shared their key (``uidSecondary``, or the job id of an edit) with an
+    #: earlier input still in flight: held back and sent after it, they updated the job
+    #: it created or edited. Only keys in flight are tracked, so a key repeated far
+    #: apart updates its job just the same but is not counted.
+    repeated_keys: int = 0
 
     @property
     def succeeded(self) -> int:
@@ -163,6 +170,7 @@ class Tally:
     def __init__(self) -> None:
         self.succeeded = 0
         self.failed = 0
+        self.repeated_keys = 0
         self.requests = 0
         self.retries = 0
 
@@ -172,6 +180,7 @@ class Tally:
         self.failed += sum(len(failure.indices) for failure in outcome.failures)
         self.requests += outcome.requests
         self.retries += outcome.retries
+        self.repeated_keys += outcome.repeated_keys
         return Progress(self.succeeded, self.failed, self.requests, self.retries, concurrency)
 
 
@@ -214,7 +223,9 @@ class ResultAssembler:
             jobs = [jobs[i] for i in order]
         failures.sort(key=lambda failure: failure.indices[0] if failure.indices else -1)
         tally = self._tally
-        return BulkResult(jobs, indices, failures, tally.requests, tally.retries, elapsed)
+        return BulkResult(
+            jobs, indices, failures, tally.requests, tally.retries, elapsed, tally.repeated_keys
+        )
 
 
 def _first_index(outcome: BatchOutcome) -> int:

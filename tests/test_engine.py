@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +17,7 @@ from hellotracks_async import (
     HellotracksClient,
     HellotracksError,
     Job,
+    JobUpdate,
     MockTransport,
     Progress,
     Request,
@@ -207,3 +209,52 @@ async def test_a_closed_client_refuses_at_once() -> None:
     await client.aclose()
     with pytest.raises(HellotracksError, match="closed"):
         await client.create_jobs(_jobs(10))
+
+
+class _SlowUpserting(_Upserting):
+    """Upserts after a random delay per request, so that requests overtake each other."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        self.rng = random.Random(seed)
+        self.keys_per_request: list[list[str]] = []
+
+    async def answer(self, request: Request) -> Response:
+        data = request.json()["data"]["jobs"]
+        keys = list(data) if isinstance(data, dict) else [job["uidSecondary"] for job in data]
+        self.keys_per_request.append(keys)
+        await asyncio.sleep(self.rng.random() * 0.005)
+        if isinstance(data, dict):  # editjobs: fields by job id
+            for job_id, fields in data.items():
+                self.jobs[job_id].update(fields)
+            answered = [{"id": job_id, **self.jobs[job_id]} for job_id in data]
+            return Response(200, {}, orjson.dumps({"status": 0, "jobs": answered}))
+        return self(request)
+
+
+@pytest.mark.parametrize("seed", range(12))
+async def test_inputs_sharing_a_key_land_in_input_order(seed: int) -> None:
+    server = _SlowUpserting(seed)
+    rng = random.Random(seed)
+    keys = [f"order-{rng.randrange(8)}" for _ in range(120)]  # each key about 15 times
+    jobs = [
+        Job(uid_secondary=key, priority=i % 11, destination_name=str(i))
+        for i, key in enumerate(keys)
+    ]
+    async with _client(MockTransport(server.answer), max_concurrency=8) as client:
+        created = await client.create_jobs(jobs)
+        last = {key: str(i) for i, key in enumerate(keys)}
+        assert {k: server.jobs[k]["destinationName"] for k in last} == last
+        assert all(len(set(ks)) == len(ks) for ks in server.keys_per_request)
+        assert created.succeeded == 120
+        by_key = {job.uid_secondary: job.id for job in created.jobs}
+        assert all(job.id == by_key[job.uid_secondary] for job in created.jobs)
+        assert created.repeated_keys > 0
+
+        ids = [server.jobs[key]["id"] for key in keys]  # many edits of few jobs
+        server.jobs = {job["id"]: job for job in server.jobs.values()}
+        edits = [(job_id, JobUpdate(destination_name=f"edit {i}")) for i, job_id in enumerate(ids)]
+        await client.edit_jobs(edits)
+    final = {job_id: f"edit {i}" for i, job_id in enumerate(ids)}
+    assert {job_id: server.jobs[job_id]["destinationName"] for job_id in final} == final
+    assert all(len(set(ks)) == len(ks) for ks in server.keys_per_request)
