@@ -104,7 +104,7 @@ class Prepared:
 
     def failed(self, exc: BaseException, *, requests: int, retries: int) -> BatchOutcome:
         """The outcome when the whole request failed with ``exc``."""
-        failure = BatchFailure(self.indices, self.inputs, exc, self.wire)
+        failure = BatchFailure(self.indices, self.inputs, exc, self.wire, sent=requests > 0)
         return BatchOutcome(failures=(failure,), requests=requests, retries=retries)
 
     def matched(
@@ -199,7 +199,7 @@ def _label(endpoint: str, indices: Sequence[int]) -> str:
 
 
 def _rejected(index: int, item: Any, exc: ValidationError) -> BatchFailure:
-    return BatchFailure((index,), (item,), exc)
+    return BatchFailure((index,), (item,), exc, sent=False)
 
 
 class CreateJobs(_Halving):

@@ -35,6 +35,8 @@ class BatchFailure:
     be), in wire format: for creates it carries the generated ``uidSecondary`` keys, so
     sending ``wire`` again upserts instead of duplicating jobs that did reach the server.
     It is empty for inputs that failed validation, which never got a wire form.
+    ``sent`` is ``False`` when no request with these inputs was made (invalid input,
+    or the call had stopped sending): sending them again is surely safe.
 
     Example::
 
@@ -48,6 +50,7 @@ class BatchFailure:
     inputs: tuple[Any, ...]
     exception: BaseException
     wire: tuple[Any, ...] = ()
+    sent: bool = True
 
 
 @attrs.frozen

@@ -28,7 +28,7 @@ from typing import Any
 import attrs
 
 from ..client import HellotracksClient
-from ..errors import AuthenticationError, HellotracksError, ValidationError
+from ..errors import AuthenticationError, ValidationError
 from ..results import BatchFailure, BatchOutcome
 from .cells import ERROR_COLUMN, RowError, parse_create, parse_edit, wire_name
 from .journal import Journal, row_hash, row_key
@@ -185,12 +185,14 @@ class _Stopped(Exception):
     """Raised by the rows' iterator to make the client stop reading."""
 
 
-def _not_sent(exc: BaseException) -> bool:
+def _not_sent(failure: BatchFailure) -> bool:
     """A failure that only says the rows were not applied: the key was refused, or the
-    call stopped first. Such rows are not failed: a re-run sends them."""
-    return isinstance(exc, AuthenticationError) or (
-        type(exc) is HellotracksError and str(exc).startswith("not sent")
-    )
+    call stopped sending first. Such rows are not failed: a re-run sends them. (An
+    invalid row was not sent either, but it is a failure of its own.)"""
+    exc = failure.exception
+    if isinstance(exc, AuthenticationError):
+        return True
+    return not failure.sent and not isinstance(exc, ValidationError)
 
 
 class Importer:
@@ -305,7 +307,7 @@ class Importer:
 
     def _write(self, failure: BatchFailure) -> None:
         entries = [self._in_flight.pop(index, None) for index in failure.indices]
-        if _not_sent(failure.exception):
+        if _not_sent(failure):
             if isinstance(failure.exception, AuthenticationError):
                 self.refusal = self.refusal or failure.exception
                 self.stop("refused")
