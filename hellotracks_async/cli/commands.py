@@ -126,7 +126,11 @@ def _demo(args: argparse.Namespace) -> int:
             for other in bars.values():
                 other.close()
             bar = bars[phase] = ProgressBar(phase, enabled=enabled, total=args.jobs)
-        bar.show(done=totals.succeeded + totals.failed, failed=totals.failed)
+        bar.show(
+            done=totals.succeeded + totals.failed,
+            failed=totals.failed,
+            concurrency=totals.concurrency,
+        )
 
     try:
         report = asyncio.run(run_demo(args.jobs, args.fault_rate, args.seed, progress=progress))

@@ -195,6 +195,7 @@ def run_import(args: argparse.Namespace) -> int:
                     done=stats.succeeded + stats.failed + stats.skipped,
                     failed=stats.failed,
                     bytes_read=rows.bytes_read,
+                    concurrency=client.concurrency,
                 ),
             )
             try:

@@ -132,9 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument(
         "--concurrency",
         type=_positive_int,
-        default=4,
+        default=64,
         metavar="N",
-        help="requests in flight at once (default 4)",
+        help="the most requests in flight (default 64); the number in flight adapts below "
+        "it to the server's speed, and the progress bar shows it",
     )
     imp.add_argument(
         "--max-retries",

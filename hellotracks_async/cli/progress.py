@@ -83,14 +83,24 @@ class ProgressBar:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def show(self, *, done: int, failed: int, bytes_read: int | None = None) -> None:
-        """Move the bar: ``done`` jobs finished, ``failed`` of them failed, and (when
-        counting bytes) ``bytes_read`` of the file consumed."""
+    def show(
+        self,
+        *,
+        done: int,
+        failed: int,
+        bytes_read: int | None = None,
+        concurrency: int | None = None,
+    ) -> None:
+        """Move the bar: ``done`` jobs finished, ``failed`` of them failed, (when
+        counting bytes) ``bytes_read`` of the file consumed, and the requests the
+        client lets be in flight now (``concurrency``)."""
         if not self.enabled:
             return
         postfix = {"jobs": f"{done:,}"} if self._in_bytes else {}
         if failed or "failed" in self._postfix:
             postfix["failed"] = f"{failed:,}"
+        if concurrency is not None:
+            postfix["in flight"] = str(concurrency)
         if postfix != self._postfix:
             self._postfix = postfix
             self._bar.set_postfix(postfix, refresh=False)
