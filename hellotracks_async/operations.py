@@ -193,6 +193,40 @@ class _Halving:
             self._prepared(*(part[middle:] for part in parts)),
         )
 
+    def _encoded(
+        self,
+        indices: list[int],
+        inputs: list[Any],
+        wires: list[Any],
+        rejected: list[BatchFailure],
+    ) -> tuple[Prepared | None, list[BatchFailure]]:
+        """The request of the valid inputs; one JSON cannot encode fails alone.
+
+        Validation refuses what JSON cannot carry, so this is a last guard: only when
+        the whole body fails to encode is each input encoded alone to find the culprit.
+        """
+        if not wires:
+            return None, rejected
+        try:
+            return self._prepared(tuple(indices), tuple(inputs), tuple(wires)), rejected
+        except (TypeError, ValueError):
+            pass
+        keep = []
+        for position, (index, item, wire) in enumerate(zip(indices, inputs, wires, strict=True)):
+            try:
+                orjson.dumps(wire)
+            except (TypeError, ValueError) as exc:
+                error = ValidationError(index, "job", item, f"cannot be encoded as JSON ({exc})")
+                rejected.append(_rejected(index, item, error))
+            else:
+                keep.append(position)
+        return self._encoded(
+            [indices[i] for i in keep],
+            [inputs[i] for i in keep],
+            [wires[i] for i in keep],
+            rejected,
+        )
+
 
 def _label(endpoint: str, indices: Sequence[int]) -> str:
     return f"{endpoint} #{indices[0]}-{indices[-1]}" if indices else endpoint
@@ -256,9 +290,7 @@ class CreateJobs(_Halving):
             indices.append(index)
             inputs.append(item)
             wires.append(wire)
-        if not wires:
-            return None, rejected
-        return self._prepared(tuple(indices), tuple(inputs), tuple(wires)), rejected
+        return self._encoded(indices, inputs, wires, rejected)
 
     def _prepared(
         self, indices: tuple[int, ...], inputs: tuple[Any, ...], wires: tuple[Any, ...]
@@ -328,9 +360,7 @@ class EditJobs(_Halving):
             indices.append(index)
             inputs.append(item)
             wires.append((job_id, fields))
-        if not wires:
-            return None, rejected
-        return self._prepared(tuple(indices), tuple(inputs), tuple(wires)), rejected
+        return self._encoded(indices, inputs, wires, rejected)
 
     def _prepared(
         self, indices: tuple[int, ...], inputs: tuple[Any, ...], wires: tuple[Any, ...]

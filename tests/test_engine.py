@@ -7,6 +7,7 @@ import itertools
 import random
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -26,6 +27,8 @@ from hellotracks_async import (
     TransportError,
     ValidationError,
 )
+from hellotracks_async.batching import Batch
+from hellotracks_async.operations import CreateJobs
 
 
 class _Upserting:
@@ -258,3 +261,35 @@ async def test_inputs_sharing_a_key_land_in_input_order(seed: int) -> None:
     final = {job_id: f"edit {i}" for i, job_id in enumerate(ids)}
     assert {job_id: server.jobs[job_id]["destinationName"] for job_id in final} == final
     assert all(len(set(ks)) == len(ks) for ks in server.keys_per_request)
+
+
+def test_a_job_json_cannot_encode_fails_alone_even_unvalidated() -> None:
+    create = CreateJobs(validated=True)  # as for a list checked up front
+    batch = Batch(0, [{"destinationName": "a"}, {"destinationName": Decimal("1.5")}])
+    prepared, rejected = create.prepare(batch)
+    assert prepared is not None
+    assert prepared.indices == (0,)
+    (failure,) = rejected
+    assert failure.indices == (1,)
+    assert isinstance(failure.exception, ValidationError)
+    assert "cannot be encoded as JSON" in str(failure.exception)
+
+
+@pytest.mark.parametrize("bad", [Decimal("1.5"), 2**70])
+async def test_an_unencodable_value_mid_stream_leaves_a_complete_result(bad: object) -> None:
+    server = _Upserting()
+
+    def jobs() -> Iterator[Any]:
+        yield from _jobs(2_500)
+        yield {"destinationName": "bad", "priority": bad}
+        yield from _jobs(500)
+
+    async with _client(MockTransport(server)) as client:
+        result = await client.create_jobs(jobs(), raise_on_error=False)
+        assert (result.succeeded, result.failed) == (3_000, 1)
+        assert result.failures[0].indices == (2_500,)
+        with pytest.raises(ValidationError) as caught:
+            await client.create_jobs(jobs())
+    partial = caught.value.result
+    assert partial is not None
+    assert partial.succeeded + partial.failed == 2_510  # every input read is accounted for
