@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import os
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -37,6 +35,7 @@ from .pacing import Pacer
 from .results import BatchOutcome, BulkResult
 from .retrying import RetryPolicy
 from .sender import BatchSender
+from .settings import check_base_url, positive_or_none, retry_policy, whole_number
 from .throttle import Throttle
 from .transport import Transport
 from .validation import validate_create, validate_edit_pair
@@ -54,50 +53,6 @@ _Update = JobUpdate | Mapping[str, Any]
 UpdatesInput = (
     Mapping[str, _Update] | Iterable[tuple[str, _Update]] | AsyncIterable[tuple[str, _Update]]
 )
-
-
-def _is_local(host: str | None) -> bool:
-    if host is None:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _check_base_url(base_url: str) -> str:
-    parts = urlsplit(base_url)
-    if parts.scheme == "https" or (parts.scheme == "http" and _is_local(parts.hostname)):
-        return base_url if base_url.endswith("/") else base_url + "/"
-    raise ConfigurationError(
-        f"base_url must be https (plain http only to localhost), got {base_url!r}"
-    )
-
-
-def _whole(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigurationError(f"{name} must be a whole number of at least {low}, got {value!r}")
-    return value
-
-
-def _positive_or_none(name: str, value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigurationError(f"{name} must be a positive number or None, got {value!r}")
-    return float(value)
-
-
-def _retry_policy(retry: RetryPolicy | None, max_retries: int | None) -> RetryPolicy:
-    if retry is not None and not isinstance(retry, RetryPolicy):
-        raise ConfigurationError(f"retry must be a RetryPolicy, got {retry!r}")
-    if max_retries is None:
-        return retry or RetryPolicy()
-    if retry is not None:
-        raise ConfigurationError("pass max_retries inside retry=RetryPolicy(...), not both")
-    return RetryPolicy(max_retries=max_retries)
 
 
 class HellotracksClient:
@@ -161,12 +116,12 @@ class HellotracksClient:
         key = api_key if api_key is not None else os.environ.get("HELLOTRACKS_API_KEY")
         if not key:
             raise ConfigurationError("no API key: pass api_key= or set HELLOTRACKS_API_KEY")
-        self._batch_size = _whole("batch_size", batch_size, 1)
-        self._max_concurrency = _whole("max_concurrency", max_concurrency, 1)
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise ConfigurationError(f"timeout must be a positive number, got {timeout!r}")
-        self._retry = _retry_policy(retry, max_retries)
-        self._base_url = _check_base_url(
+        self._batch_size = whole_number("batch_size", batch_size, 1)
+        self._max_concurrency = whole_number("max_concurrency", max_concurrency, 1)
+        if positive_or_none("timeout", timeout) is None:
+            raise ConfigurationError("timeout must be a positive number, got None")
+        self._retry = retry_policy(retry, max_retries)
+        self._base_url = check_base_url(
             base_url or os.environ.get("HELLOTRACKS_BASE_URL") or DEFAULT_BASE_URL
         )
         self._aiohttp = (
@@ -182,14 +137,14 @@ class HellotracksClient:
             if adaptive
             else FixedLimit(self._max_concurrency)
         )
-        self._pacer = Pacer(limit, Throttle(max_rate=_positive_or_none("max_rate", max_rate)))
+        self._pacer = Pacer(limit, Throttle(max_rate=positive_or_none("max_rate", max_rate)))
         sender = BatchSender(
             self._transport, retry=self._retry, timeout=timeout, redact=key, pacer=self._pacer
         )
         self._engine = BulkEngine(
             sender,
             batch_size=self._batch_size,
-            unreachable_after=_whole("unreachable_after", unreachable_after, 0),
+            unreachable_after=whole_number("unreachable_after", unreachable_after, 0),
         )
         self._closed = False
 
@@ -230,11 +185,13 @@ class HellotracksClient:
         self._closed = True
         await self._transport.aclose()
 
-    def _check_open(self) -> None:
+    def _checked(self, deadline: float | None) -> float | None:
+        """Refuse at once a call on a closed client or with a bad ``deadline``."""
         if self._closed:
             raise HellotracksError("this client is closed; make a new HellotracksClient")
         if self._aiohttp is not None:
             self._aiohttp.check_loop()
+        return positive_or_none("deadline", deadline)
 
     # -- public API ---------------------------------------------------------------------
 
@@ -279,11 +236,10 @@ class HellotracksClient:
         - ``raise_on_error=False``: an invalid job fails alone (a :class:`BatchFailure`
           holding the :class:`ValidationError`) and the rest is sent.
 
-        A call that cannot succeed stops sending, and its remaining inputs fail at once
-        as not sent (safe to re-run): with :class:`AuthenticationError` once the server
-        refuses the key, with :class:`TransportError` once ``unreachable_after``
-        requests in a row failed, or once ``deadline`` seconds (for the whole call)
-        have passed; no retry starts after the deadline either. If ``jobs`` or ``progress``
+        A call that cannot succeed stops sending; its other inputs fail at once as not
+        sent (safe to re-run): :class:`AuthenticationError` once the key is refused,
+        :class:`TransportError` once ``unreachable_after`` requests in a row failed or
+        ``deadline`` seconds (for the whole call) passed. If ``jobs`` or ``progress``
         raises, the call stops reading, finishes the batches in flight and raises
         :class:`BulkInterrupted` carrying everything done so far.
 
@@ -292,7 +248,7 @@ class HellotracksClient:
             result = await client.create_jobs([Job(destination_name="Acme")])
             print(result.jobs[0].id)
         """
-        self._check_open()
+        deadline = self._checked(deadline)
         validated = raise_on_error and isinstance(jobs, (list, tuple))
         if validated:  # then prepare() need not check each job again
             await _validate_all(jobs, validate_create, allow_unknown_fields)  # type: ignore[arg-type]
@@ -330,7 +286,7 @@ class HellotracksClient:
 
             await client.edit_jobs({"64d88ed519c0ae41096aa4b4": JobUpdate(worker="a@b.c")})
         """
-        self._check_open()
+        deadline = self._checked(deadline)
         pairs = _pairs(updates)
         validated = raise_on_error and isinstance(pairs, (list, tuple))
         if validated:  # then prepare() need not check each again
@@ -345,7 +301,7 @@ class HellotracksClient:
             operation, pairs, progress, raise_on_error=raise_on_error, deadline=deadline
         )
 
-    async def stream_create_jobs(
+    def stream_create_jobs(
         self,
         jobs: JobsInput,
         *,
@@ -369,7 +325,7 @@ class HellotracksClient:
                 async for outcome in outcomes:
                     save(outcome.jobs)
         """
-        self._check_open()
+        deadline = self._checked(deadline)
         operation = CreateJobs(
             autoassign=autoassign,
             send_route_change=send_route_change,
@@ -378,13 +334,9 @@ class HellotracksClient:
             run_id=run_id,
             allow_unknown=allow_unknown_fields,
         )
-        async with contextlib.aclosing(
-            self._stream(operation, jobs, progress, deadline)
-        ) as outcomes:
-            async for outcome in outcomes:
-                yield outcome
+        return self._stream(operation, jobs, progress, deadline)
 
-    async def stream_edit_jobs(
+    def stream_edit_jobs(
         self,
         updates: UpdatesInput,
         *,
@@ -401,15 +353,11 @@ class HellotracksClient:
             async for outcome in client.stream_edit_jobs(pairs):
                 print(len(outcome.jobs), "edited")
         """
-        self._check_open()
+        deadline = self._checked(deadline)
         operation = EditJobs(
             notify=notify, send_route_change=send_route_change, allow_unknown=allow_unknown_fields
         )
-        async with contextlib.aclosing(
-            self._stream(operation, _pairs(updates), progress, deadline)
-        ) as outcomes:
-            async for outcome in outcomes:
-                yield outcome
+        return self._stream(operation, _pairs(updates), progress, deadline)
 
     async def _stream(
         self,
@@ -431,14 +379,12 @@ class HellotracksClient:
             raise stopped
 
 
-async def _validate_all(
-    items: list[Any] | tuple[Any, ...], check: Callable[..., Any], allow_unknown: bool
-) -> None:
+async def _validate_all(items: Sequence[Any], check: Callable[..., object], allow: bool) -> None:
     """Check every item, yielding to the event loop every few milliseconds (a list can
     hold a million jobs; the loop must stay responsive)."""
     next_yield = time.monotonic() + _YIELD_EVERY
     for index, item in enumerate(items):
-        check(item, index, allow_unknown=allow_unknown)
+        check(item, index, allow_unknown=allow)
         if index % 64 == 63 and time.monotonic() >= next_yield:
             await asyncio.sleep(0)
             next_yield = time.monotonic() + _YIELD_EVERY

@@ -208,9 +208,15 @@ class BulkInterrupted(BulkError):
     raised; that exception is ``cause`` (and ``__cause__``).
 
     ``result`` is complete for every input read: each is a success or a failure whose
-    ``wire`` form holds its ``uidSecondary`` key. Sending those failures again plus the
-    inputs never read (from position ``result.succeeded + result.failed`` on) gives
-    exactly one job per input.
+    ``wire`` form holds its ``uidSecondary`` key. Two ways to finish with exactly one
+    job per input:
+
+    - send those failures' ``wire`` plus the inputs never read (from position
+      ``result.succeeded + result.failed`` on) in a call *without* the first call's
+      ``run_id`` (with it, the unread inputs would take the keys of their new
+      positions, which the first call already used);
+    - or, if the first call had a ``run_id``, run it again on the whole input with the
+      same ``run_id``.
 
     Example::
 

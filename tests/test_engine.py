@@ -15,6 +15,7 @@ import pytest
 
 from hellotracks_async import (
     BulkInterrupted,
+    ConfigurationError,
     HellotracksClient,
     HellotracksError,
     Job,
@@ -293,3 +294,9 @@ async def test_an_unencodable_value_mid_stream_leaves_a_complete_result(bad: obj
     partial = caught.value.result
     assert partial is not None
     assert partial.succeeded + partial.failed == 2_510  # every input read is accounted for
+
+
+async def test_a_bad_deadline_is_refused_naming_it() -> None:
+    async with _client(MockTransport(_Upserting())) as client:
+        with pytest.raises(ConfigurationError, match="deadline must be a positive number"):
+            await client.create_jobs(_jobs(1), deadline=-1)
