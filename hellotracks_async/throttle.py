@@ -15,6 +15,21 @@ the first throttle, and without ``max_rate``, that returns at once. After one:
   request at a time (12.5/s) is too fast.
 - **Quota.** ``max_rate`` (requests/s) is a fixed ceiling, from the start.
 
+**A stray 429 only pauses; recurring 429s teach a rate.** A 429 lowers the rate only
+when 429s recur (:class:`_Evidence`): the pauses they ordered held the client for at
+least a fifth of the last two seconds, or at least a fifth of the last 32 answers were
+429s. Why: AWS lowers the rate on every 429, which is right against a real limit but
+ruinous against a server that answers a small share of requests 429 whatever the rate
+(a proxy hiccup, our fault injection). Each stray 429 would cut the rate by 30% while
+CUBIC needs seconds to grow back: at 200 requests/s and 3% stray 429s the rate
+collapses to its floor. A stray 429 with a short ``Retry-After`` costs a short pause
+and nothing more. A real limit answers with long pauses (HTTP's ``Retry-After`` is
+whole seconds: one second holds the client for half the window) or, without
+``Retry-After``, with many 429s; so it is still learned from its first 429s. A share
+alone ("k of the last n") would stop lowering once the learned rate keeps 429s rare,
+and each later 429 would then cost a full pause; a ``Retry-After`` test alone would
+never learn a limit that answers with a short one.
+
 One rate decrease per throttling event: a 429 to a request sent before the last
 decrease (``sent_at``) only extends the pause.
 
@@ -25,8 +40,7 @@ tests. aiolimiter does none of these without reaching into its internals, and a
 second bucket just for ``max_rate`` would make two queues where one suffices. The
 bucket here is about 30 lines, so ``max_rate`` simply caps the learned rate.
 
-Only :meth:`Throttle.acquire` is asynchronous; the maths lives in small pure classes
-that take ``now`` as an argument.
+Only :meth:`Throttle.acquire` is asynchronous; the maths lives in small pure classes.
 
 Example::
 
@@ -190,6 +204,40 @@ class SendRateMeter:
             self._sends.popleft()
 
 
+class _Evidence:
+    """Whether 429s recur: over the last ``window`` seconds the pauses they ordered add
+    up to ``held`` of the time, or ``share`` of the last 32 answers were 429s.
+
+    Example::
+
+        >>> evidence = _Evidence()
+        >>> evidence.answer(0.0, throttled=True, held=0.01)
+        >>> evidence.recurring(0.0)
+        False
+        >>> evidence.answer(0.5, throttled=True, held=1.0)
+        >>> evidence.recurring(0.5)
+        True
+    """
+
+    def __init__(self, window: float = 2.0, held: float = 0.2, share: float = 0.2) -> None:
+        self.window, self.held, self.share = window, held, share
+        self._holds: deque[tuple[float, float]] = deque()  # (when, seconds added)
+        self._answers: deque[bool] = deque(maxlen=32)  # True: a 429
+
+    def answer(self, now: float, *, throttled: bool, held: float = 0.0) -> None:
+        """Count an answer; ``held``: the seconds a 429 added to the pause."""
+        self._answers.append(throttled)
+        if held > 0:
+            self._holds.append((now, held))
+
+    def recurring(self, now: float) -> bool:
+        """True if 429s recur (see the class)."""
+        while self._holds and self._holds[0][0] <= now - self.window:
+            self._holds.popleft()
+        held = sum(seconds for _, seconds in self._holds)
+        return held >= self.held * self.window or sum(self._answers) >= self.share * 32
+
+
 class Throttle:
     """One per client, shared by every request and every concurrent call on that client.
 
@@ -233,6 +281,7 @@ class Throttle:
         self._spread = 0.0  # the jitter window of the current pause
         self._last_decrease = -math.inf
         self._epoch = 0  # bumped when a throttle voids the waiting requests' turns
+        self._evidence = _Evidence()
         #: throttles reported so far (``on_throttled`` calls)
         self.throttles = 0
 
@@ -277,21 +326,36 @@ class Throttle:
     def on_throttled(self, retry_after: float | None, *, sent_at: float | None = None) -> None:
         """Report a 429, or a 503 with ``Retry-After`` (seconds, None if absent).
 
-        Pauses every request until ``Retry-After`` has passed and lowers the sending
-        rate, once per event: if the request was sent (``sent_at``, a ``clock()``
-        value) before the last decrease, or without ``sent_at`` during a pause, only
-        the pause is extended.
+        Pauses every request until ``Retry-After`` has passed. If 429s recur (see the
+        module), it also lowers the sending rate, once per event: if the request was
+        sent (``sent_at``, a ``clock()`` value) before the last decrease, or without
+        ``sent_at`` during a pause, only the pause is extended.
+
+        Example::
+
+            >>> now = [10.0]
+            >>> throttle = Throttle(clock=lambda: now[0])
+            >>> throttle.on_throttled(0.01)  # a stray 429: a pause, no rate
+            >>> throttle.paused_until, throttle.rate
+            (10.01, None)
+            >>> now[0] = 12.0
+            >>> throttle.on_throttled(1.0)  # held a second of the last two: a rate
+            >>> throttle.paused_until, throttle.rate is not None
+            (13.0, True)
         """
         now = self._clock()
         self.throttles += 1
         # Stale: an answer to a request sent before the last decrease (same event).
         stale = now < self._pause_until if sent_at is None else sent_at <= self._last_decrease
         changed = False
+        held = 0.0
         if retry_after and now + retry_after > self._pause_until:
+            held = now + retry_after - max(now, self._pause_until)
             self._pause_until = now + retry_after
             self._spread = min(self.max_jitter, self.jitter * retry_after)
             changed = True
-        if not stale or self._learned is None:
+        self._evidence.answer(now, throttled=True, held=held)
+        if not stale and self._evidence.recurring(now):
             resume = max(now, self._pause_until)  # the curve starts when sending does
             self._set_learned(self._cubic.throttled(self._throttled_rate(now), now=resume), now)
             self._last_decrease = now
@@ -301,9 +365,10 @@ class Throttle:
 
     def on_success(self) -> None:
         """Report an answer that was not a throttle: the learned rate probes upwards."""
+        now = self._clock()
+        self._evidence.answer(now, throttled=False)
         if self._learned is None:
             return
-        now = self._clock()
         probe = self._cubic.rate_at(now)
         self._set_learned(min(probe, 2.0 * self._meter.rate(now)), now)
 

@@ -150,11 +150,11 @@ async def test_rate_drops_on_throttle_and_recovers_over_time() -> None:
     for i in range(20):  # twenty sends over the last two seconds: 10/s measured
         vt.now = i * 0.1
         assert await throttle.acquire()
-    throttle.on_throttled(None)
+    throttle.on_throttled(1.0)  # a pause of a second: costly enough to teach a rate
     assert throttle.rate == pytest.approx(7.0)  # 0.7 x measured
     rates = []
     for step in range(1, 60):
-        vt.now = 2.0 + step * 0.1
+        vt.now = 3.15 + step * 0.1  # after the pause and its jitter window
         await throttle.acquire()
         throttle.on_success()
         assert throttle.rate is not None
@@ -182,6 +182,51 @@ async def test_answers_to_one_event_lower_the_rate_once() -> None:
     assert throttle.rate < 7.0
 
 
+async def test_a_stray_429_only_pauses() -> None:
+    vt = VirtualTime()
+    throttle = vt.throttle()
+    for i in range(100):  # 100/s, every answer fine
+        vt.now = i * 0.01
+        assert await throttle.acquire()
+        throttle.on_success()
+    throttle.on_throttled(0.01, sent_at=0.98)
+    assert throttle.rate is None  # no rate learned
+    assert throttle.paused_until == pytest.approx(1.0)
+    assert throttle.throttles == 1
+
+
+async def test_recurring_short_429s_teach_a_rate() -> None:
+    # A fifth of the last 32 answers were 429s: the rate drops, even with a short pause.
+    vt = VirtualTime()
+    throttle = vt.throttle()
+    for i in range(26):
+        vt.now = i * 0.01
+        assert await throttle.acquire()
+        throttle.on_success()
+    for i in range(6):
+        vt.now = 0.3 + i * 0.02
+        throttle.on_throttled(0.01, sent_at=vt.now - 0.01)
+        assert throttle.rate is None
+    vt.now = 0.5
+    throttle.on_throttled(0.01, sent_at=0.49)  # the seventh of 32
+    assert throttle.rate is not None
+
+
+async def test_pauses_that_add_up_teach_a_rate() -> None:
+    # Short pauses alone do not teach; once they held the client a fifth of the last
+    # two seconds, a 429 does.
+    vt = VirtualTime()
+    throttle = vt.throttle()
+    for i in range(40):
+        vt.now = i * 0.02
+        if i % 10 == 9:
+            assert throttle.rate is None
+            throttle.on_throttled(0.11, sent_at=vt.now - 0.01)
+        else:
+            throttle.on_success()
+    assert throttle.rate is not None  # the fourth (0.44 s of the last 2 s) taught it
+
+
 async def test_max_rate_caps_from_the_start_and_after_throttles() -> None:
     vt = VirtualTime()
     throttle = vt.throttle(max_rate=4.0)
@@ -198,7 +243,9 @@ async def test_max_rate_caps_from_the_start_and_after_throttles() -> None:
     assert sent[4:] == pytest.approx([0.25 * i for i in range(1, 9)])
     for _ in range(50):
         throttle.on_success()
-    throttle.on_throttled(None)
+    throttle.on_throttled(1.0)
+    assert throttle.rate is not None
+    assert throttle.rate < 4.0
     for _ in range(50):
         vt.now += 1.0
         throttle.on_success()
@@ -292,3 +339,43 @@ async def test_even_one_sender_is_too_fast_without_a_learned_rate() -> None:
     server, _ = await simulate_rate_limited(requests=200, senders=1, rate=5.0, burst=5.0, rtt=0.08)
     share = server.refused / (server.accepted + server.refused)
     assert share <= 0.15
+
+
+# -- against stray 429s --------------------------------------------------------------
+
+
+async def simulate_stray_429s(
+    *, requests: int, senders: int, share: float, service: float, seed: int = 13
+) -> tuple[int, float]:
+    """A fast server with no rate limit that answers a random ``share`` of requests
+    429 with ``Retry-After: 0.01``: returns the 429 count and the time taken."""
+    vt = VirtualTime()
+    throttle = vt.throttle()
+    faults = random.Random(seed)
+    todo = list(range(requests))
+    refused = 0
+
+    async def sender() -> None:
+        nonlocal refused
+        while todo:
+            todo.pop()
+            while True:
+                assert await throttle.acquire()
+                sent_at = vt.now
+                await vt.sleep(service)
+                if faults.random() >= share:
+                    throttle.on_success()
+                    break
+                refused += 1
+                throttle.on_throttled(0.01, sent_at=sent_at)
+
+    await vt.run(*(sender() for _ in range(senders)))
+    return refused, vt.now
+
+
+async def test_stray_429s_only_pause() -> None:
+    # 3% of answers are 429 whatever the rate: lowering the rate would not avoid them.
+    _, clean = await simulate_stray_429s(requests=2000, senders=8, share=0.0, service=0.02)
+    refused, elapsed = await simulate_stray_429s(requests=2000, senders=8, share=0.03, service=0.02)
+    assert refused > 30
+    assert clean / elapsed >= 0.8, (refused, elapsed, clean)
