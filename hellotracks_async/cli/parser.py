@@ -14,7 +14,10 @@ Example::
 from __future__ import annotations
 
 import argparse
+import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from .. import __version__
 
@@ -24,53 +27,38 @@ __all__ = ["PROG", "build_parser"]
 PROG = "hellotracks-async"
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+_N = TypeVar("_N", int, float)
 
 
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+def _within(
+    convert: Callable[[str], _N], low: float, high: float = math.inf, *, above: bool = False
+) -> Callable[[str], _N]:
+    """An argparse type: ``convert`` the text and check ``low <= value <= high`` (or
+    ``low < value`` with ``above``); ``inf`` and ``nan`` are refused."""
+    if above:
+        wanted = f"more than {low:g}"
+    elif high == math.inf:
+        wanted = f"{low:g} or more" if low == 0 else f"at least {low:g}"
+    else:
+        wanted = f"between {low:g} and {high:g}"
+
+    def check(text: str) -> _N:
+        value = convert(text)
+        fits = low < value if above else low <= value
+        if not (fits and value <= high and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text}")
+        return value
+
+    check.__name__ = convert.__name__  # argparse names the type in its errors
+    return check
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
-
-
-def _finite_positive_float(text: str) -> float:
-    value = _positive_float(text)
-    if value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
-    return value
-
-
-def _burst(text: str) -> float:
-    value = _finite_positive_float(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
-    return value
-
-
-def _rate(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
+_positive_int = _within(int, 1)
+_non_negative_int = _within(int, 0)
+_positive_float = _within(float, 0, above=True)
+_non_negative_float = _within(float, 0)
+_burst = _within(float, 1)
+_rate = _within(float, 0, 1)
 
 
 _VERBOSE_HELP = "log every retry (INFO) on stderr"
@@ -243,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fake.add_argument(
         "--rate",
-        type=_finite_positive_float,
+        type=_positive_float,
         metavar="R",
         help="requests per second admitted; more get 429 with Retry-After (default: no limit)",
     )
