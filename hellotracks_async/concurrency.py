@@ -4,18 +4,24 @@ Sans-I/O: the engine reads :attr:`~ConcurrencyLimit.limit` before each send and 
 every finished attempt with :meth:`~ConcurrencyLimit.on_sample`. Nothing here sleeps,
 reads a clock or logs.
 
-:class:`AdaptiveLimit` combines three well-known rules:
+:class:`AdaptiveLimit` combines three well-known rules. ``queue`` is the Vegas estimate
+of the requests waiting at the server, by Little's law
+``queue = in_flight * (1 - min_rtt / rtt)``; its thresholds ``alpha`` and ``beta``
+grow with ``log10`` of the limit, as in Netflix concurrency-limits (2 and 4 up to a
+limit of 10, about 3.5 and 7 at 55).
 
-- **Slow start** (TCP): while round trips stay near their observed minimum, every
-  sample adds one, so the limit roughly doubles per round trip (4 -> 64 in four).
-- **Congestion avoidance** (TCP Vegas, as in Netflix concurrency-limits): the requests
-  waiting at the server are estimated by Little's law as
-  ``queue = in_flight * (1 - min_rtt / rtt)``; the limit grows by about one per round
-  trip while ``queue < alpha`` and shrinks by about one while ``queue > beta``.
+- **Slow start** (TCP): every answer within 1.5x the minimum round trip adds one (the
+  limit doubles per round trip, 4 -> 64 in four) while its ``queue`` is at most
+  ``alpha``, and a half while it is at most ``beta`` (1.5x per round trip near the
+  top). A round trip whose *lowest* sample shows a queue over ``alpha`` (a standing
+  queue, not the momentary one of a burst) ends slow start at the no-queue level.
+- **Congestion avoidance** (TCP Vegas): once per round trip, on the round's *median*
+  round trip (one slow answer, e.g. a pause of the client, does not count), the limit
+  grows by ``alpha`` while ``queue < alpha`` and drops to the no-queue level plus
+  ``alpha`` while ``queue > beta``.
 - **Multiplicative decrease** (TCP AIMD): an overloaded sample (429, 503, a timeout)
-  halves the limit, and a round trip over twice the minimum with a deep queue drops it
-  to the estimated no-queue level. Either happens at most once per round trip, so a
-  burst of answers to one event counts once.
+  halves the limit. A decrease happens at most once per round trip, so a burst of
+  answers to one event counts once.
 
 The minimum round trip is re-measured every ``probe_rounds`` round trips: the limit is
 halved for two round trips, which drains the queue, and the lowest round trip seen then
@@ -40,6 +46,9 @@ import math
 from typing import Protocol, runtime_checkable
 
 __all__ = ["AdaptiveLimit", "ConcurrencyLimit", "FixedLimit"]
+
+#: in slow start, an answer this much slower than the minimum waited in a queue
+_SLOW_START_RTT = 1.5
 
 
 @runtime_checkable
@@ -99,9 +108,8 @@ class AdaptiveLimit:
     """A limit between 1 and ``max_limit`` that follows the server's latency and overload.
 
     ``alpha`` and ``beta`` bound the number of requests it lets wait at the server in
-    steady state; ``backoff`` is the factor applied on overload; ``latency_tolerance``
-    is the round trip, as a multiple of the minimum, above which a deep queue counts as
-    overload too. See the module docstring for the rules.
+    steady state (at limits up to 10; above, times ``log10(limit)``); ``backoff`` is
+    the factor applied on overload. See the module docstring for the rules.
 
     Example::
 
@@ -113,21 +121,21 @@ class AdaptiveLimit:
     """
 
     __slots__ = (
+        "_alpha",
         "_guard",
+        "_last_in_flight",
         "_limit",
         "_probe_left",
         "_probe_min",
         "_round_in_flight",
-        "_round_rtt",
+        "_round_rtts",
         "_round_samples",
         "_round_size",
         "_rounds_left",
-        "_slow_start_rtt",
         "_value",
         "alpha",
         "backoff",
         "beta",
-        "latency_tolerance",
         "max_limit",
         "min_rtt",
         "probe_rounds",
@@ -142,30 +150,29 @@ class AdaptiveLimit:
         alpha: float = 2.0,
         beta: float = 4.0,
         backoff: float = 0.5,
-        latency_tolerance: float = 2.0,
         probe_rounds: int = 100,
     ) -> None:
         if max_limit < 1 or initial < 1:
             raise ValueError("max_limit and initial must be at least 1")
-        if not 0 < alpha < beta or not 0 < backoff < 1 or latency_tolerance <= 1:
-            raise ValueError("need 0 < alpha < beta, 0 < backoff < 1, latency_tolerance > 1")
+        if not 0 < alpha < beta or not 0 < backoff < 1:
+            raise ValueError("need 0 < alpha < beta and 0 < backoff < 1")
         self.max_limit = max_limit
         self.alpha = alpha
         self.beta = beta
         self.backoff = backoff
-        self.latency_tolerance = latency_tolerance
         self.probe_rounds = probe_rounds
         #: the lowest round trip seen (s); ``inf`` before the first sample
         self.min_rtt = math.inf
-        self._slow_start_rtt = 1.5  # a sample this much over the minimum does not grow
         #: True until the first sign of queueing or overload
         self.slow_start = True
-        self._value = float(min(initial, max_limit))  # the limit, fractional
-        self._limit = int(self._value)  # what the engine reads: cheap
+        self._value = self._alpha = 0.0  # the limit, fractional; alpha at that limit
+        self._limit = 0  # what the engine reads: cheap
+        self._set(initial)
+        self._last_in_flight = self._limit  # the most in flight in the last round
         self._guard = 0  # samples left before another decrease may happen
         self._round_samples = 0  # samples counted towards the current round trip
         self._round_size = self._limit  # samples in a round trip: the limit at its start
-        self._round_rtt = math.inf  # the lowest round trip in the current round
+        self._round_rtts: list[float] = []  # the round trips of the current round
         self._round_in_flight = 0  # the most requests in flight in the current round
         self._rounds_left = probe_rounds  # round trips until the next min-RTT probe
         self._probe_left = 0  # samples left in a running probe (0: none)
@@ -189,39 +196,44 @@ class AdaptiveLimit:
             self._probe(rtt)
             return
         self.min_rtt = min(self.min_rtt, rtt)
-        self._round_rtt = min(self._round_rtt, rtt)
+        self._round_rtts.append(rtt)
         self._round_in_flight = max(self._round_in_flight, in_flight)
         if (
             self.slow_start
-            and rtt <= self._slow_start_rtt * self.min_rtt  # latency near its minimum
-            and in_flight * (1.0 - self.min_rtt / rtt) <= self.beta  # and a short queue
-            and 2 * in_flight >= self._limit  # and not limited by the application
+            and rtt <= _SLOW_START_RTT * self.min_rtt  # it did not wait long
+            and 2 * max(in_flight, self._last_in_flight) >= self._limit  # the window was used
         ):
-            self._set(self._value + 1.0)
+            queue = in_flight * (1.0 - self.min_rtt / rtt)
+            if queue <= self._alpha:
+                self._set(self._value + 1.0)  # doubles per round trip
+            elif queue <= self._alpha * self.beta / self.alpha:
+                self._set(self._value + 0.5)  # a queue is forming: 1.5x per round trip
         self._round_samples += 1
         if self._round_samples >= self._round_size:
             self._end_round()
 
     def _end_round(self) -> None:
-        """Once per round trip: the Vegas rule on the round's lowest round trip.
+        """Once per round trip: the Vegas rule (see the module docstring).
 
-        The lowest round trip of a round sees the standing queue but not the momentary
-        queue of a burst, which the first requests of the burst did not wait behind.
+        In slow start, on the round's lowest round trip: it sees a standing queue but
+        not the momentary queue of a burst, which the first requests of the burst did
+        not wait behind. Afterwards, on its median: one slow answer (a pause of the
+        client delays those it overlaps) moves it as little as one fast one.
         """
-        rtt, in_flight = self._round_rtt, self._round_in_flight
-        self._round_rtt, self._round_in_flight, self._round_samples = math.inf, 0, 0
+        rtts, in_flight = sorted(self._round_rtts), self._round_in_flight
+        self._round_rtts, self._round_in_flight, self._round_samples = [], 0, 0
+        rtt = (rtts[0] if self.slow_start else rtts[len(rtts) // 2]) if rtts else self.min_rtt
+        self._last_in_flight = in_flight
         queue = in_flight * (1.0 - self.min_rtt / rtt)
-        target = in_flight - queue + self.alpha  # the no-queue level, plus alpha
+        alpha, beta = self._alpha, self._alpha * self.beta / self.alpha
+        target = in_flight - queue + alpha  # the no-queue level, plus alpha
         if self.slow_start:
-            if queue > self.alpha:  # a standing queue: slow start is over
+            if queue > alpha:  # a standing queue: slow start is over
                 self._decrease(target)
-        elif queue > self.beta and rtt > self.latency_tolerance * self.min_rtt:
-            self._decrease(target)  # strongly rising latency
-        elif queue < self.alpha:
-            if 2 * in_flight >= self._limit:
-                self._set(self._value + 1.0)
-        elif queue > self.beta:
-            self._set(self._value - 1.0)
+        elif queue > beta:
+            self._decrease(target)
+        elif queue < alpha and 2 * in_flight >= self._limit:  # and the window was used
+            self._set(self._value + alpha)
         self._round_size = self._limit
         self._rounds_left -= 1
         if self._rounds_left <= 0 and self.probe_rounds > 0 and not self.slow_start:
@@ -249,6 +261,8 @@ class AdaptiveLimit:
     def _set(self, value: float) -> None:
         self._value = min(float(self.max_limit), max(1.0, value))
         self._limit = int(self._value)
+        # Vegas' thresholds grow with log10 of the limit (as in Netflix concurrency-limits)
+        self._alpha = self.alpha * max(1.0, math.log10(self._value))
 
     def __repr__(self) -> str:
         return (
