@@ -19,19 +19,19 @@ def _jobs(count: int, prefix: str = "job") -> list[Job]:
 
 
 async def test_a_rate_limit_slows_an_import_but_fails_no_job() -> None:
-    capacity = Capacity(rate=8.0, rtt=0.02, workers=4)  # a few requests per second
+    capacity = Capacity(rate=10.0, rtt=0.02, workers=4)  # a few requests per second
     async with (
         FakeHellotracks(capacity=capacity) as fake,
         HellotracksClient(
             fake.api_key, base_url=fake.base_url, batch_size=10, max_concurrency=16
         ) as client,
     ):
-        result = await client.create_jobs(_jobs(200))
+        result = await client.create_jobs(_jobs(400))
         stats = fake.stats
         stored = fake.jobs()
-    assert result.succeeded == 200
-    assert len(stored) == 200
-    assert len({job["uidSecondary"] for job in stored}) == 200
+    assert result.succeeded == 400
+    assert len(stored) == 400
+    assert len({job["uidSecondary"] for job in stored}) == 400
     assert stats.rate_limited <= 0.15 * stats.received, stats
 
 
