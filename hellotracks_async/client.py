@@ -6,6 +6,28 @@ code prepare and read requests, the :class:`~hellotracks_async.engine.BulkEngine
 window of batches in flight, and the :class:`~hellotracks_async.sender.BatchSender` sends
 each batch with retries.
 
+Rules every bulk call follows:
+
+- **Keys.** Without ``run_id`` each create call is a fresh intent with fresh keys; with
+  it, the same input in the same order gets the same keys, so running it again after an
+  interruption updates the jobs the first run made instead of duplicating them.
+- **Invalid inputs are never sent**, one rule for lists and lazy iterables. With
+  ``raise_on_error=True`` (the default) the first invalid input raises its
+  :class:`ValidationError` before anything after it is sent: a list, tuple or mapping
+  is checked whole first, so nothing at all is sent; a lazy iterable is checked as it
+  is read, so the batches before it finish and are in the error's ``result``. With
+  ``raise_on_error=False`` an invalid input fails alone (a :class:`BatchFailure` with
+  ``sent=False``) and the rest is sent.
+- **Other failures**: with ``raise_on_error`` every batch is finished first, then
+  :class:`BulkError` is raised carrying the :class:`BulkResult`.
+- **Stopping early.** A call that cannot succeed stops sending; its other inputs fail at
+  once as not sent (safe to re-run): :class:`AuthenticationError` once the key is
+  refused, :class:`TransportError` once ``unreachable_after`` requests in a row failed
+  or ``deadline`` seconds (for the whole call) passed.
+- **Interruptions.** If the input iterable or ``progress`` raises, the call stops
+  reading, finishes the batches in flight and raises :class:`BulkInterrupted` carrying
+  everything done so far (``stream_*`` yield every outcome, then re-raise).
+
 Example::
 
     async with HellotracksClient(api_key="...") as client:
@@ -58,35 +80,20 @@ UpdatesInput = (
 class HellotracksClient:
     """Async client for ``createjobs`` / ``editjobs`` in bounded, retried batches.
 
-    Arguments:
-        api_key: the key; defaults to env ``HELLOTRACKS_API_KEY``.
-        base_url: defaults to env ``HELLOTRACKS_BASE_URL`` or the public API; https is
-            required except on localhost.
-        batch_size: jobs per request.
-        max_concurrency: the most requests in flight at once. By default the number in
-            flight adapts between 1 and this ceiling: it starts at 4, grows while the
-            server answers as fast as ever, and shrinks on 429, 503, timeouts or rising
-            latency (the server queueing).
-        adaptive: ``False`` keeps exactly ``max_concurrency`` requests in flight.
-        max_rate: a known quota, in requests per second, never exceeded. Without it the
-            client learns a rate only once the server answers 429. A 429 (or a 503
-            with ``Retry-After``) pauses every request of the client until
-            ``Retry-After`` has passed; such waits do not use up ``max_retries``.
-        max_retries: retries per request after the first attempt (transient failures
-            only); a shorthand for ``retry=RetryPolicy(max_retries=...)``.
-        timeout: seconds per attempt.
-        retry: a :class:`RetryPolicy`: retries, their total time, backoff and the longest
-            ``Retry-After`` waited for.
-        unreachable_after: once this many requests in a row failed with connection or
-            server errors (after all their retries), a call stops sending: its other
-            inputs fail at once as not sent (:class:`TransportError`, safe to re-run).
-            ``0`` never stops.
-        session: a caller-owned ``aiohttp.ClientSession``; used, never closed. Requests
-            carry the same headers as on the client's own session.
-        transport: send through this :class:`~hellotracks_async.transport.Transport`
-            instead of aiohttp (e.g. a :class:`~hellotracks_async.transport.MockTransport`
-            in tests); ``base_url`` and ``session`` are then not used.
-
+    Arguments: ``api_key`` (default: env ``HELLOTRACKS_API_KEY``); ``base_url``
+    (default: env ``HELLOTRACKS_BASE_URL`` or the public API; https except to
+    localhost); ``batch_size`` (jobs per request); ``max_concurrency`` (the most
+    requests in flight: a ceiling the number in flight adapts below, from 4 up while
+    the server answers as fast as ever, down on 429, 503, timeouts or queueing;
+    ``adaptive=False`` keeps exactly this many); ``max_rate`` (a known quota in
+    requests/s; without it a rate is learned once 429s recur, and every 429 pauses the
+    whole client for its ``Retry-After``); ``retry`` (a :class:`RetryPolicy`;
+    ``max_retries`` is a shorthand for its first field); ``timeout`` (seconds per
+    attempt); ``unreachable_after`` (stop sending after this many failed requests in a
+    row; 0: never); ``session`` (a caller-owned ``aiohttp.ClientSession``, used with
+    the same headers, never closed); ``transport`` (a
+    :class:`~hellotracks_async.transport.Transport` such as
+    :class:`~hellotracks_async.transport.MockTransport` instead of aiohttp).
     A bad setting raises :class:`ConfigurationError` naming it.
 
     Example::
@@ -132,12 +139,7 @@ class HellotracksClient:
             )
         )
         self._transport: Transport = transport or self._aiohttp  # type: ignore[assignment]
-        limit: ConcurrencyLimit = (
-            AdaptiveLimit(initial=min(4, self._max_concurrency), max_limit=self._max_concurrency)
-            if adaptive
-            else FixedLimit(self._max_concurrency)
-        )
-        self._pacer = Pacer(limit, Throttle(max_rate=positive_or_none("max_rate", max_rate)))
+        self._pacer = _pacer(self._max_concurrency, adaptive, max_rate)
         sender = BatchSender(
             self._transport, retry=self._retry, timeout=timeout, redact=key, pacer=self._pacer
         )
@@ -211,37 +213,13 @@ class HellotracksClient:
     ) -> BulkResult:
         """Create jobs in batches; return every created :class:`Job` in input order.
 
-        ``jobs`` is any iterable or async iterable of :class:`Job` or wire-format dicts,
-        consumed lazily. Every job without ``uid_secondary`` gets a generated one so
-        that retries cannot duplicate it (``idempotency=False`` turns that off; then a
-        create is retried only when it surely never arrived).
-
-        ``run_id`` makes the call re-runnable: the same input in the same order with
-        the same ``run_id`` gets the same generated keys, so running it again after an
-        interruption updates the jobs the first run made instead of duplicating them.
-        Without it, each call is a fresh intent with fresh keys.
-
-        Dicts may use only known wire names and ``custom_<name>`` keys (an unknown key
-        is a :class:`ValidationError` suggesting the right name), unless
-        ``allow_unknown_fields``; a :class:`Job` carries unknown fields in ``extras``.
-
-        Invalid jobs are never sent, and one rule holds for lists and lazy iterables:
-
-        - ``raise_on_error=True`` (the default): the first invalid job raises its
-          :class:`ValidationError` before anything after it is sent. A list or tuple is
-          checked whole first, so nothing at all is sent; a lazy iterable is checked as
-          it is read, so the batches before it are finished and reported in the
-          error's ``result``. Any other failure: every batch is finished first, then
-          :class:`BulkError` is raised carrying the :class:`BulkResult`.
-        - ``raise_on_error=False``: an invalid job fails alone (a :class:`BatchFailure`
-          holding the :class:`ValidationError`) and the rest is sent.
-
-        A call that cannot succeed stops sending; its other inputs fail at once as not
-        sent (safe to re-run): :class:`AuthenticationError` once the key is refused,
-        :class:`TransportError` once ``unreachable_after`` requests in a row failed or
-        ``deadline`` seconds (for the whole call) passed. If ``jobs`` or ``progress``
-        raises, the call stops reading, finishes the batches in flight and raises
-        :class:`BulkInterrupted` carrying everything done so far.
+        ``jobs``: any iterable or async iterable of :class:`Job` or wire-format dicts,
+        read lazily. Every job without ``uid_secondary`` gets a generated key, so a
+        retry cannot duplicate it (``idempotency=False``: none; then a create is retried
+        only where it surely never arrived). ``run_id`` makes the keys, and so the call,
+        re-runnable. Dicts may use only known wire names unless
+        ``allow_unknown_fields``. Invalid jobs, early stops, ``deadline`` and
+        interruptions follow the rules in this module's docstring.
 
         Example::
 
@@ -377,6 +355,15 @@ class HellotracksClient:
                 stopped = interrupted.cause
         if stopped is not None:
             raise stopped
+
+
+def _pacer(max_concurrency: int, adaptive: bool, max_rate: float | None) -> Pacer:
+    limit: ConcurrencyLimit = (
+        AdaptiveLimit(initial=min(4, max_concurrency), max_limit=max_concurrency)
+        if adaptive
+        else FixedLimit(max_concurrency)
+    )
+    return Pacer(limit, Throttle(max_rate=positive_or_none("max_rate", max_rate)))
 
 
 async def _validate_all(items: Sequence[Any], check: Callable[..., object], allow: bool) -> None:
