@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import inspect
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from unittest.mock import Mock
 
+import aioresponses
 import aioresponses.core
 import pytest
 from aiohttp import ClientResponse
 
 DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def mocked() -> Iterator[aioresponses.aioresponses]:
+    """aioresponses in place of the network, for single requests of the aiohttp transport."""
+    with aioresponses.aioresponses() as m:
+        yield m
 
 
 @pytest.fixture
