@@ -6,6 +6,8 @@
 - :class:`Upserting`: a :class:`~hellotracks_async.MockTransport` handler that keeps jobs
   by ``uidSecondary``, as the API does;
 - :func:`mock_client`, :func:`numbered_jobs`: a client over a MockTransport, and numbered jobs;
+- ``FAKE_KEY``, :func:`fake_call`, :func:`fake_create`, :func:`fake_edit`,
+  :func:`storeless_requests`, :func:`without_clock`: plain HTTP to a FakeHellotracks;
 - :func:`start_server`, :func:`local_server`: a real aiohttp server on 127.0.0.1 at an
   ephemeral port.
 """
@@ -19,6 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 from aiohttp import web
 from aioresponses import CallbackResult, aioresponses
@@ -33,6 +36,7 @@ from hellotracks_async import (
     Transport,
     TransportError,
 )
+from hellotracks_async.testing import FakeHellotracks
 
 DOCS = Path(__file__).parents[2] / "shared" / "api-docs"
 KEY = "sk-live-SECRET-4f9a"
@@ -194,3 +198,82 @@ async def local_server(app: web.Application, host: str = "127.0.0.1") -> AsyncIt
         yield url
     finally:
         await runner.cleanup()
+
+
+# -- the fake server over plain HTTP (test_fake_*.py) -----------------------------------
+
+#: The key FakeHellotracks accepts by default.
+FAKE_KEY = "test-key"
+
+
+async def fake_call(
+    session: aiohttp.ClientSession,
+    fake: FakeHellotracks,
+    endpoint: str,
+    data: Any,
+    *,
+    key: str | None = FAKE_KEY,
+) -> tuple[int, Any]:
+    """POST ``{"data": data}`` and return (HTTP status, decoded JSON body)."""
+    headers = {} if key is None else {"API-Key": key}
+    async with session.post(
+        fake.base_url + endpoint, json={"data": data, "ver": 2}, headers=headers
+    ) as response:
+        return response.status, await response.json(content_type=None)
+
+
+async def fake_create(
+    session: aiohttp.ClientSession, fake: FakeHellotracks, *jobs: dict[str, Any], **extra: Any
+) -> list[dict[str, Any]]:
+    status, body = await fake_call(session, fake, "createjobs", {"jobs": list(jobs), **extra})
+    assert (status, body["status"]) == (200, 0), body
+    created: list[dict[str, Any]] = body["jobs"]
+    return created
+
+
+async def fake_edit(
+    session: aiohttp.ClientSession, fake: FakeHellotracks, updates: dict[str, Any], **extra: Any
+) -> list[dict[str, Any]]:
+    status, body = await fake_call(session, fake, "editjobs", {"jobs": updates, **extra})
+    assert (status, body["status"]) == (200, 0), body
+    edited: list[dict[str, Any]] = body["jobs"]
+    return edited
+
+
+# The server sets these to the time of the request, so two servers' answers differ there.
+_CLOCK_FIELDS = ("tsCreated", "tsSaved", "tsAssigned")
+
+
+def storeless_requests(seed_job: dict[str, Any]) -> list[dict[str, Any]]:
+    """A few createjobs requests that use every feature of the create path."""
+    full = {key: value for key, value in seed_job.items() if key != "id"}
+    return [
+        {
+            "jobs": [
+                {
+                    "destinationName": "HQ",
+                    "destinationLat": 37.77,
+                    "day": 20261123,
+                    "worker": "jane@acme.com",
+                },
+                full,
+                {},
+            ]
+        },
+        {
+            "jobs": [{"receiverUid": ""}, {"custom_PO": "7", "customFields": None}],
+            "autoassign": True,
+        },
+        {
+            "jobs": [
+                {"uidSecondary": "A", "priority": 1},
+                {"uidSecondary": "A", "priority": 2},
+                {"uidSecondary": "B"},
+            ]
+        },
+        {"jobs": [{"destinationName": "Tpl", "windowStart": 800}], "isTemplate": True},
+    ]
+
+
+def without_clock(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in job.items() if k not in _CLOCK_FIELDS} for job in jobs]

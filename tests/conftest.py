@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 from unittest.mock import Mock
 
+import aiohttp
 import aioresponses
 import aioresponses.core
 import pytest
 from aiohttp import ClientResponse
+
+from hellotracks_async.testing import FakeHellotracks
 
 DATA = Path(__file__).parent / "data"
 
@@ -50,3 +53,18 @@ class _ClientResponseWithWriter(ClientResponse):
 def _aioresponses_on_aiohttp_314(monkeypatch: pytest.MonkeyPatch) -> None:
     if "stream_writer" in inspect.signature(ClientResponse.__init__).parameters:
         monkeypatch.setattr(aioresponses.core, "ClientResponse", _ClientResponseWithWriter)
+
+
+# -- the fake server and a bare aiohttp session (test_fake_*.py) ----------------------
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeHellotracks]:
+    async with FakeHellotracks() as server:
+        yield server
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as client_session:
+        yield client_session
