@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,16 @@ from aiohttp import ClientResponse
 from hellotracks_async.testing import FakeHellotracks
 
 DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """main() configures logging for the process; later tests must not inherit it."""
+    root, package = logging.getLogger(), logging.getLogger("hellotracks_async")
+    handlers, level = list(root.handlers), package.level
+    yield
+    root.handlers[:] = handlers
+    package.setLevel(level)
 
 
 @pytest.fixture

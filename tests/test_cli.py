@@ -235,10 +235,25 @@ async def test_failures_file_fed_back_completes_without_duplicates(tmp_path: Pat
         assert not any("error" in job for job in stored)  # the error column is not sent
 
 
+def _environ_for(monkeypatch: pytest.MonkeyPatch, fake: FakeHellotracks) -> None:
+    """This process's environment as env_for(fake) gives it to the console script."""
+    for name in [name for name in os.environ if name.startswith("HELLOTRACKS_")]:
+        monkeypatch.delenv(name)
+    for name, value in env_for(fake).items():
+        if name.startswith("HELLOTRACKS_"):
+            monkeypatch.setenv(name, value)
+
+
 async def test_usage_and_configuration_errors_exit_2(
-    fake_hellotracks: FakeHellotracks, tmp_path: Path
+    fake_hellotracks: FakeHellotracks,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    env = env_for(fake_hellotracks)
+    # main() in a thread, as the console script runs it (its asyncio.run beside the loop
+    # serving the fake): one interpreter start saved per case. The no-key case runs the
+    # real script, for its exit code.
+    _environ_for(monkeypatch, fake_hellotracks)
     csv_file = write_csv(tmp_path / "jobs.csv", ["destinationName"], [["A"]])
     (tmp_path / "jobs.xlsx").write_text("")
     cases = [
@@ -252,10 +267,11 @@ async def test_usage_and_configuration_errors_exit_2(
         ("import", csv_file, "--base-url", "http://api.example.com/api/"),
         ("demo", "--fault-rate", "2"),
     ]
-    runs = await asyncio.gather(*(cli(*args, env=env) for args in cases))
-    for args, run in zip(cases, runs, strict=True):
-        assert run.code == 2, (args, run)
-        assert run.err.strip(), args
+    for args in cases:
+        code = await asyncio.to_thread(main, [str(arg) for arg in args])
+        err = capsys.readouterr().err
+        assert code == 2, (args, err)
+        assert err.strip(), args
     no_key = await cli("import", csv_file, env=env_for(None))
     assert no_key.code == 2
     assert "no API key" in no_key.err
@@ -304,8 +320,12 @@ async def test_verbose_after_the_subcommand_logs_retries(tmp_path: Path) -> None
 
 
 async def test_a_file_without_rows_says_so_and_exits_0(
-    fake_hellotracks: FakeHellotracks, tmp_path: Path
+    fake_hellotracks: FakeHellotracks,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    _environ_for(monkeypatch, fake_hellotracks)  # main() in a thread, as the script runs it
     (tmp_path / "empty.csv").write_bytes(b"")
     (tmp_path / "header.csv").write_text("destinationName,day\n")
     (tmp_path / "blank.jsonl").write_text("\n\n")
@@ -315,10 +335,13 @@ async def test_a_file_without_rows_says_so_and_exits_0(
         ("import", tmp_path / "blank.jsonl"),
         ("import", tmp_path / "empty.csv", "--dry-run"),
     ]
-    runs = [await cli(*args, env=env_for(fake_hellotracks)) for args in cases]
+    runs = []
+    for args in cases:
+        code = await asyncio.to_thread(main, [str(arg) for arg in args])
+        runs.append((code, capsys.readouterr().out))
 
     for args, run in zip(cases, runs, strict=True):
-        assert (run.code, run.out) == (0, f"{args[1]}: no rows to import\n"), (args, run)
+        assert run == (0, f"{args[1]}: no rows to import\n"), (args, run)
     assert sum(fake_hellotracks.requests.values()) == 0
     assert sorted(os.listdir(tmp_path)) == ["blank.jsonl", "empty.csv", "header.csv"]
 

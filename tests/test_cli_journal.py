@@ -5,11 +5,9 @@ console script against a FakeHellotracks served by the test's own event loop; an
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -230,16 +228,6 @@ async def test_a_wrong_key_stops_after_the_first_batches_with_exit_2(tmp_path: P
 
 
 # -- fake-server flags ------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _logging_restored() -> Iterator[None]:
-    """main() configures logging for the process; later tests must not inherit it."""
-    root, package = logging.getLogger(), logging.getLogger("hellotracks_async")
-    handlers, level = list(root.handlers), package.level
-    yield
-    root.handlers[:] = handlers
-    package.setLevel(level)
 
 
 def test_fake_server_capacity_flags_reach_serve(monkeypatch: pytest.MonkeyPatch) -> None:
