@@ -24,8 +24,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict hellotracks_async
 
+# Every test, slow ones included, on all cores (pytest-xdist); PYTEST_ARGS to override.
+PYTEST_ARGS ?= -n auto --dist worksteal
 unit: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck unit
 

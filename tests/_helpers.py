@@ -6,6 +6,7 @@
 - :class:`Upserting`: a :class:`~hellotracks_async.MockTransport` handler that keeps jobs
   by ``uidSecondary``, as the API does;
 - :func:`mock_client`, :func:`numbered_jobs`: a client over a MockTransport, and numbered jobs;
+- :func:`until`: let the event loop run until a condition holds (no timing);
 - ``FAKE_KEY``, :func:`fake_call`, :func:`fake_create`, :func:`fake_edit`,
   :func:`storeless_requests`, :func:`without_clock`: plain HTTP to a FakeHellotracks;
 - :func:`start_server`, :func:`local_server`: a real aiohttp server on 127.0.0.1 at an
@@ -14,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import json
@@ -198,6 +200,15 @@ async def local_server(app: web.Application, host: str = "127.0.0.1") -> AsyncIt
         yield url
     finally:
         await runner.cleanup()
+
+
+async def until(condition: Any) -> None:
+    """Let the loop run until ``condition()`` holds (no timing involved)."""
+    for _ in range(10_000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition never held")
 
 
 # -- the fake server over plain HTTP (test_fake_*.py) -----------------------------------

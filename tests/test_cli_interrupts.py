@@ -74,6 +74,7 @@ def _check_one_job_per_row(fake: FakeHellotracks, rows: list[list[str]]) -> None
     assert Counter(job["destinationName"] for job in jobs) == Counter(row[0] for row in rows)
 
 
+@pytest.mark.slow
 async def test_kill_9_at_five_random_points_then_the_same_command(tmp_path: Path) -> None:
     rows = _rows(50_000)
     source = write_csv(tmp_path / "jobs.csv", ["destinationName", "priority"], rows)
@@ -99,6 +100,7 @@ async def test_kill_9_at_five_random_points_then_the_same_command(tmp_path: Path
     assert re.search(r"[\d,]+ rows confirmed earlier, skipped", last.out), last.out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 async def test_ctrl_c_and_sigterm_finish_in_flight_and_exit_130(
     signum: signal.Signals, tmp_path: Path
@@ -136,6 +138,7 @@ async def test_ctrl_c_and_sigterm_finish_in_flight_and_exit_130(
         _check_one_job_per_row(fake, rows)
 
 
+@pytest.mark.slow
 async def test_a_rerun_after_a_kill_at_half_sends_only_unconfirmed_rows(tmp_path: Path) -> None:
     rows = _rows(10_000)
     source = write_csv(tmp_path / "jobs.csv", ["destinationName", "priority"], rows)

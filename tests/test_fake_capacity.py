@@ -19,7 +19,7 @@ import pytest
 from hellotracks_async.testing import Capacity, CapacityStats, FakeHellotracks, Faults, serve
 from hellotracks_async.testing._capacity import CapacityModel, Counters, TokenBucket
 
-from ._helpers import FAKE_KEY
+from ._helpers import FAKE_KEY, until
 
 
 async def post(
@@ -31,15 +31,6 @@ async def post(
         fake.base_url + "createjobs", json=body, headers={"API-Key": FAKE_KEY}
     ) as response:
         return response.status, dict(response.headers), await response.json()
-
-
-async def until(condition: Any) -> None:
-    """Let the loop run until ``condition()`` holds (no timing involved)."""
-    for _ in range(1000):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("condition never held")
 
 
 # -- the model, exactly ------------------------------------------------------------------

@@ -12,7 +12,7 @@ import pytest
 from hellotracks_async.testing import FAULT_KINDS, FakeHellotracks, Faults
 from hellotracks_async.testing._faults import FaultDecider
 
-from ._helpers import FAKE_KEY, fake_call, fake_create, fake_edit
+from ._helpers import FAKE_KEY, fake_call, fake_create, fake_edit, until
 
 
 def test_decider_same_seed_same_sequence():
@@ -131,22 +131,34 @@ async def test_fault_commit_then_drop_applies_but_never_answers(session):
         assert fake.injected == {"commit_then_drop": 2}
 
 
-async def test_fault_slow_commits_although_the_client_gave_up():
-    fake = faulty("slow", slow_seconds=0.5)
-    async with fake, aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.2)) as session:
-        with pytest.raises(asyncio.TimeoutError):
-            await fake_call(session, fake, "createjobs", {"jobs": [{"uidSecondary": "late"}]})
+async def _give_up_on_a_slow_create(fake: FakeHellotracks, session: aiohttp.ClientSession) -> None:
+    """Send a create, and cancel it once the fake holds it in its "slow" delay.
+
+    The client gives up on an event (the fault was drawn), not on a timeout raced
+    against the fake's sleep.
+    """
+    data = {"jobs": [{"uidSecondary": "late"}]}
+    request = asyncio.create_task(fake_call(session, fake, "createjobs", data))
+    await until(lambda: fake.injected == {"slow": 1})
+    request.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await request
+
+
+async def test_fault_slow_commits_although_the_client_gave_up(session):
+    fake = faulty("slow", slow_seconds=0.05)
+    async with fake:
+        await _give_up_on_a_slow_create(fake, session)
     # close() waited for the delayed request, which was applied all the same.
     assert [job["uidSecondary"] for job in fake.jobs()] == ["late"]
     assert fake.injected == {"slow": 1}
 
 
-async def test_settle_waits_for_a_slow_request_the_client_gave_up_on():
+async def test_settle_waits_for_a_slow_request_the_client_gave_up_on(session):
     fake = faulty("slow", slow_seconds=0.5)
-    async with fake, aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.2)) as session:
-        with pytest.raises(asyncio.TimeoutError):
-            await fake_call(session, fake, "createjobs", {"jobs": [{"uidSecondary": "late"}]})
-        assert fake.jobs() == []  # still sleeping
+    async with fake:
+        await _give_up_on_a_slow_create(fake, session)
+        assert fake.jobs() == []  # still sleeping (checked at once; it sleeps 0.5 s)
         await fake.settle()
         assert [job["uidSecondary"] for job in fake.jobs()] == ["late"]
 
