@@ -1,10 +1,16 @@
-"""Shared fixtures: the API docs' example answer, loaded once."""
+"""Shared fixtures (helpers are in _helpers.py and _cli.py; tests/README.md maps the files).
+
+The API docs' example answer, aioresponses for the aiohttp transport, a FakeHellotracks and
+a bare session for the fake-server tests, logging restored after every test, and one
+hypothesis profile.
+"""
 
 from __future__ import annotations
 
 import inspect
 import json
 import logging
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,10 +21,16 @@ import aioresponses
 import aioresponses.core
 import pytest
 from aiohttp import ClientResponse
+from hypothesis import settings
 
 from hellotracks_async.testing import FakeHellotracks
 
 DATA = Path(__file__).parent / "data"
+
+# Property tests draw the same examples on every run and in every xdist worker, and
+# keep no example database in the checkout; HYPOTHESIS_PROFILE=default explores afresh.
+settings.register_profile("deterministic", derandomize=True, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,7 @@
 """The real ``hellotracks-async`` console script, run in a subprocess against a
 FakeHellotracks served by the test's own event loop (so the loop keeps serving while the
-command runs)."""
+command runs). Where only the exit code and the output matter (usage errors, empty
+files), ``main()`` runs in a thread instead, sparing an interpreter start per case."""
 
 from __future__ import annotations
 
