@@ -46,11 +46,9 @@ from .wire import (
     is_custom_name,
     suggest_wire_name,
     to_wire_name,
-    unknown_wire_names,
 )
 
 __all__ = [
-    "unknown_wire_names",  # from .wire, for the CLI's header check
     "validate_create",
     "validate_edit",
     "validate_edit_pair",

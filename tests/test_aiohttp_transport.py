@@ -1,20 +1,51 @@
-"""The aiohttp transport against real local aiohttp servers: headers, redirects, loops."""
+"""hellotracks_async.aiohttp_transport: single requests through aiohttp.
+
+Against aioresponses: the request body and headers, and how aiohttp's errors and HTTP
+answers map onto retried and fatal errors. Against real local aiohttp servers (127.0.0.1,
+ephemeral ports): caller-owned sessions, redirects, event loops, cancellation, refused
+connections.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import socket
 import threading
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 from aiohttp import web
+from aioresponses import aioresponses
 
-from hellotracks_async import APIError, BulkError, HellotracksClient, HellotracksError, Job
+from hellotracks_async import (
+    APIError,
+    AuthenticationError,
+    BulkError,
+    HellotracksClient,
+    HellotracksError,
+    Job,
+    RetryPolicy,
+    TransportError,
+)
 
-KEY = "sk-live-SECRET-4f9a"
+from ._helpers import (
+    CREATE,
+    DOCS_CREATE,
+    DOCS_EDIT,
+    EDIT,
+    KEY,
+    aio_echo,
+    aio_sent,
+    local_server,
+    quick_client,
+    start_server,
+)
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -36,12 +67,7 @@ class _Server:
 async def _serve(server: _Server, host: str = "127.0.0.1") -> tuple[web.AppRunner, str]:
     app = web.Application()
     app.router.add_post("/api/{endpoint}", server.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, host, 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://{host}:{port}/api/"
+    return await start_server(app, host)
 
 
 @pytest.fixture
@@ -156,3 +182,191 @@ def test_a_caller_session_from_another_loop_is_refused_clearly() -> None:
             session.detach()
             assert connector is not None
             connector._close()
+
+
+# -- single requests against aioresponses: payloads, headers, error mapping --------------
+
+
+async def test_create_payload_matches_docs_and_sends_key(mocked: aioresponses) -> None:
+    mocked.post(CREATE, callback=aio_echo)
+    job = DOCS_CREATE["data"]["jobs"][0]  # type: ignore[index]
+    async with quick_client() as client:
+        result = await client.create_jobs([job], idempotency=False)
+    assert aio_sent(mocked, CREATE) == [DOCS_CREATE]
+    (call,) = next(iter(mocked.requests.values()))
+    assert call.kwargs["headers"]["API-Key"] == KEY
+    assert call.kwargs["headers"]["Content-Type"] == "application/json"
+    assert result.jobs[0].destination_name == "Job in San Francisco created via API"
+
+
+async def test_caller_owned_session_gets_the_key_and_stays_open(mocked: aioresponses) -> None:
+    seen: list[str] = []
+    mocked.post(CREATE, callback=aio_echo)
+    async with aiohttp.ClientSession() as session:
+        async with quick_client(session=session) as client:
+            await client.create_jobs([Job(destination_name="x")])
+        (call,) = next(iter(mocked.requests.values()))
+        seen.append(call.kwargs["headers"]["API-Key"])
+        assert not session.closed  # a caller-owned session is never closed
+    assert seen == [KEY]
+
+
+async def test_edit_payload_matches_docs(mocked: aioresponses) -> None:
+    mocked.post(EDIT, callback=aio_echo)
+    ((job_id, fields),) = DOCS_EDIT["data"]["jobs"].items()  # type: ignore[attr-defined]
+    async with quick_client() as client:
+        result = await client.edit_jobs({job_id: fields}, notify=False)
+    assert aio_sent(mocked, EDIT) == [DOCS_EDIT]
+    assert result.jobs[0].id == job_id
+
+
+TRANSIENT: list[dict[str, Any]] = [
+    {"status": 500, "body": '{"status": 500}'},
+    {"status": 502, "body": "<html><body>Bad Gateway</body></html>"},
+    {"status": 503, "body": ""},
+    {"status": 504, "body": "gateway timeout"},
+    {"status": 429, "headers": {"Retry-After": "0"}, "body": ""},
+    {"status": 200, "body": "<html>captive proxy</html>"},
+    {"exception": aiohttp.ServerDisconnectedError()},
+    {"exception": aiohttp.ClientOSError(104, "Connection reset by peer")},
+    {"exception": asyncio.TimeoutError()},
+]
+
+
+def _failure_id(failure: dict[str, Any]) -> str:
+    return str(failure.get("status", failure.get("exception")))
+
+
+@pytest.mark.parametrize("failure", TRANSIENT, ids=_failure_id)
+async def test_transient_failures_are_retried(
+    mocked: aioresponses, failure: dict[str, Any]
+) -> None:
+    mocked.post(CREATE, **failure)
+    mocked.post(CREATE, callback=aio_echo)
+    async with quick_client() as client:
+        result = await client.create_jobs([Job(destination_name="a")])
+    assert (result.ok, result.requests, result.retries) == (True, 2, 1)
+    first, second = aio_sent(mocked, CREATE)
+    assert first == second  # the retry resends the same keyed jobs: an upsert, not a copy
+
+
+@pytest.mark.parametrize(
+    ("failure", "error", "http_status", "api_status"),
+    [
+        ({"status": 400, "body": '{"status": 3}'}, APIError, 400, 3),
+        ({"status": 401, "body": '{"status": 401}'}, AuthenticationError, 401, None),
+        ({"status": 403, "body": ""}, AuthenticationError, 403, None),
+        ({"status": 404, "body": "nope"}, APIError, 404, None),
+        ({"status": 200, "body": '{"status": 2, "message": "unknown"}'}, APIError, 200, 2),
+    ],
+)
+async def test_fatal_failures_are_not_retried(
+    mocked: aioresponses,
+    failure: dict[str, Any],
+    error: type[APIError],
+    http_status: int,
+    api_status: int | None,
+) -> None:
+    mocked.post(CREATE, **failure)
+    jobs = [Job(destination_name="a")]
+    async with quick_client() as client:
+        with pytest.raises(BulkError) as caught:
+            await client.create_jobs(jobs)
+    result = caught.value.result
+    assert (result.requests, result.retries, result.succeeded, result.failed) == (1, 0, 0, 1)
+    (batch_failure,) = result.failures
+    assert type(batch_failure.exception) is error
+    assert batch_failure.exception.http_status == http_status
+    assert batch_failure.exception.api_status == api_status
+    assert batch_failure.inputs == tuple(jobs)
+    assert batch_failure.indices == (0,)
+
+
+async def test_a_connect_timeout_is_surely_unsent_and_retried_without_keys(
+    mocked: aioresponses,
+) -> None:
+    mocked.post(CREATE, exception=aiohttp.ConnectionTimeoutError())
+    mocked.post(CREATE, callback=aio_echo)
+    async with quick_client() as client:
+        result = await client.create_jobs([{"destinationName": "a"}], idempotency=False)
+    assert (result.ok, result.retries) == (True, 1)
+
+
+# -- against a local aiohttp server: cancellation, refused connections -------------------
+
+
+class _EchoServer:
+    """Answers createjobs with every job back plus an id; can be made to hang."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.hang = asyncio.Event()
+        self.release = asyncio.Event()
+        self.in_handler = 0
+        self.window_full = asyncio.Event()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        self.in_handler += 1
+        if self.in_handler == 4:
+            self.window_full.set()
+        try:
+            if self.hang.is_set():
+                await self.release.wait()
+            data = orjson.loads(await request.read())["data"]
+            jobs = [{**job, "id": f"j{job['uidSecondary']}"} for job in data["jobs"]]
+            return web.Response(body=orjson.dumps({"status": 0, "jobs": jobs}))
+        finally:
+            self.in_handler -= 1
+
+
+@pytest.fixture
+async def echo_server() -> AsyncIterator[tuple[_EchoServer, str]]:
+    server = _EchoServer()
+    app = web.Application()
+    app.router.add_post("/api/createjobs", server.handle)
+    async with local_server(app) as url:
+        yield server, url
+        server.release.set()
+
+
+def _jobs(count: int) -> Iterator[dict[str, Any]]:
+    for i in range(count):
+        yield {"destinationName": f"job {i}", "destinationLat": 37.7, "day": 20261123}
+
+
+async def test_cancelling_create_jobs_leaves_nothing_running(
+    echo_server: tuple[_EchoServer, str],
+) -> None:
+    server, base_url = echo_server
+    server.hang.set()
+    before = asyncio.all_tasks()
+    async with HellotracksClient("k", base_url=base_url, batch_size=10) as client:
+        run = asyncio.create_task(client.create_jobs(_jobs(1_000)))
+        await asyncio.wait_for(server.window_full.wait(), 10)  # 4 requests, all hanging
+        assert server.requests == 4
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+        session = client._transport._session  # type: ignore[attr-defined]
+        assert session is not None
+    assert session.closed
+    leftover = {t for t in asyncio.all_tasks() - before if t is not asyncio.current_task()}
+    client_tasks = [t for t in leftover if "BatchSender.send" in repr(t.get_coro())]
+    assert client_tasks == []
+
+
+async def test_refused_connection_is_a_transport_error_and_surely_unsent() -> None:
+    with socket.socket() as sock:  # a port that nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with HellotracksClient(
+        "k", base_url=f"http://127.0.0.1:{port}/api/", retry=RetryPolicy(max_retries=2, backoff=0)
+    ) as client:
+        with pytest.raises(BulkError) as caught:
+            await client.create_jobs(_jobs(3), idempotency=False)
+    result = caught.value.result
+    exc = result.failures[0].exception
+    assert isinstance(exc, TransportError)
+    assert exc.maybe_sent is False
+    assert result.requests == 3  # retried even without idempotency: it never arrived

@@ -29,8 +29,9 @@ IDS = ["a", "b", "c"]
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
     max_leaves=10,
 )
 answer_jobs = st.lists(
@@ -51,9 +52,7 @@ answer_jobs = st.lists(
 )
 answers = st.one_of(
     json_values,
-    st.fixed_dictionaries(
-        {"status": st.just(0) | json_values, "jobs": answer_jobs | json_values}
-    ),
+    st.fixed_dictionaries({"status": st.just(0) | json_values, "jobs": answer_jobs | json_values}),
 )
 
 

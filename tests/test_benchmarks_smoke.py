@@ -61,6 +61,7 @@ def _positive(run: dict[str, Any]) -> None:
         assert run[key] > 0, key
 
 
+@pytest.mark.slow
 def test_tiny_run_writes_every_section(tmp_path: Path) -> None:
     output = tmp_path / "latest.json"
     args = _parser().parse_args(

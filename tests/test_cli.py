@@ -1,6 +1,7 @@
 """The real ``hellotracks-async`` console script, run in a subprocess against a
 FakeHellotracks served by the test's own event loop (so the loop keeps serving while the
-command runs)."""
+command runs). Where only the exit code and the output matter (usage errors, empty
+files), ``main()`` runs in a thread instead, sparing an interpreter start per case."""
 
 from __future__ import annotations
 
@@ -9,74 +10,22 @@ import csv
 import fcntl
 import json
 import os
-import shutil
 import signal
 import struct
 import subprocess
 import sys
 import termios
 from collections import Counter
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 
-import hellotracks_async
 from hellotracks_async import HellotracksClient, Job
 from hellotracks_async.cli import build_parser, main
 from hellotracks_async.testing import FakeHellotracks, Faults
 
-
-def _script() -> str:
-    beside = Path(sys.executable).with_name("hellotracks-async")
-    found = str(beside) if beside.exists() else shutil.which("hellotracks-async")
-    assert found, "the hellotracks-async console script is not installed"
-    return found
-
-
-SCRIPT = _script()
-
-
-class Run(NamedTuple):
-    code: int
-    out: str
-    err: str
-
-
-#: The checkout whose package the console script must import (ahead of any installed one).
-ROOT = Path(hellotracks_async.__file__).resolve().parents[1]
-
-
-def _env(fake: FakeHellotracks | None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HELLOTRACKS_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    if fake is not None:
-        env["HELLOTRACKS_API_KEY"] = fake.api_key
-        env["HELLOTRACKS_BASE_URL"] = fake.base_url
-    return env | extra
-
-
-async def cli(*args: str | Path, env: Mapping[str, str]) -> Run:
-    process = await asyncio.create_subprocess_exec(
-        SCRIPT,
-        *map(str, args),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=dict(env),
-    )
-    # A safety net against a hung child, not a timing assertion.
-    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
-    assert process.returncode is not None
-    return Run(process.returncode, out.decode(), err.decode())
-
-
-def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
+from ._cli import SCRIPT, cli, env_for, write_csv
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -94,7 +43,7 @@ def _by_name(fake: FakeHellotracks) -> dict[str, dict[str, Any]]:
 async def test_csv_import_creates_jobs_with_typed_fields(
     fake_hellotracks: FakeHellotracks, tmp_path: Path
 ) -> None:
-    source = _write_csv(
+    source = write_csv(
         tmp_path / "jobs.csv",
         [
             "destination_name",
@@ -126,7 +75,7 @@ async def test_csv_import_creates_jobs_with_typed_fields(
             ["Globex", "52.52", "13.405", "20261124", "", "", "", "", "", "", ""],
         ],
     )
-    run = await cli("import", source, env=_env(fake_hellotracks))
+    run = await cli("import", source, env=env_for(fake_hellotracks))
 
     assert run.code == 0, run.err
     assert run.out.startswith("created 2 of 2 jobs, 0 failed, 1 request, 0 retries")
@@ -157,7 +106,7 @@ async def test_jsonl_import(fake_hellotracks: FakeHellotracks, tmp_path: Path) -
     ]
     source.write_text("\n".join(json.dumps(line) for line in lines) + "\n\n")
 
-    run = await cli("import", source, "--batch-size", "1", env=_env(fake_hellotracks))
+    run = await cli("import", source, "--batch-size", "1", env=env_for(fake_hellotracks))
 
     assert run.code == 0, run.err
     assert "created 2 of 2 jobs, 0 failed, 2 requests" in run.out
@@ -175,13 +124,13 @@ async def test_edit_by_id_and_an_unknown_id_fails_alone(
     ) as client:
         created = await client.create_jobs([Job(destination_name=f"J{i}") for i in range(5)])
     ids = [job.id or "" for job in created.jobs]
-    source = _write_csv(
+    source = write_csv(
         tmp_path / "edits.csv",
         ["id", "priority", "worker"],
         [*([job_id, "9", "sam@company.com"] for job_id in ids), ["no-such-id", "1", ""]],
     )
 
-    run = await cli("import", source, "--edit", env=_env(fake_hellotracks))
+    run = await cli("import", source, "--edit", env=env_for(fake_hellotracks))
 
     assert run.code == 1
     assert run.out.startswith("edited 5 of 6 jobs, 1 failed")
@@ -197,12 +146,12 @@ async def test_edit_by_id_and_an_unknown_id_fails_alone(
 async def test_dry_run_sends_nothing_and_names_bad_lines(
     fake_hellotracks: FakeHellotracks, tmp_path: Path
 ) -> None:
-    source = _write_csv(
+    source = write_csv(
         tmp_path / "jobs.csv",
         ["destinationName", "destinationLat", "day"],
         [["A", "37.5", "20261123"], ["B", "91", "20261123"], ["C", "1", "20261340"]],
     )
-    no_key = _env(None)
+    no_key = env_for(None)
 
     run = await cli("import", source, "--dry-run", env=no_key)
 
@@ -213,7 +162,7 @@ async def test_dry_run_sends_nothing_and_names_bad_lines(
     assert sum(fake_hellotracks.requests.values()) == 0
     assert not (tmp_path / "jobs.failures.csv").exists()
 
-    valid = _write_csv(tmp_path / "ok.csv", ["destinationName"], [["A"], ["B"]])
+    valid = write_csv(tmp_path / "ok.csv", ["destinationName"], [["A"], ["B"]])
     assert (await cli("import", valid, "--dry-run", env=no_key)).code == 0
     assert sum(fake_hellotracks.requests.values()) == 0
 
@@ -231,7 +180,7 @@ async def test_bad_lines_fail_by_line_number_and_the_rest_is_created(
         '{"destinationName": "D"}\n'
     )
 
-    run = await cli("import", source, env=_env(fake_hellotracks))
+    run = await cli("import", source, env=env_for(fake_hellotracks))
 
     assert run.code == 1
     assert run.out.startswith("created 2 of 5 jobs, 3 failed")
@@ -254,7 +203,7 @@ async def test_bad_lines_fail_by_line_number_and_the_rest_is_created(
 
 async def test_failures_file_fed_back_completes_without_duplicates(tmp_path: Path) -> None:
     names = [f"Stop {i:03d}" for i in range(100)]
-    source = _write_csv(
+    source = write_csv(
         tmp_path / "jobs.csv", ["destination_name", "day"], [[name, "20261123"] for name in names]
     )
     # Half the requests fail: "500" applies nothing, "commit_then_drop" applies the jobs
@@ -262,7 +211,7 @@ async def test_failures_file_fed_back_completes_without_duplicates(tmp_path: Pat
     faults = Faults(rate=0.5, kinds=("500", "commit_then_drop"), seed=11)
     async with FakeHellotracks(faults=faults) as fake:
         first = await cli(
-            "import", source, "--batch-size", "10", "--max-retries", "0", env=_env(fake)
+            "import", source, "--batch-size", "10", "--max-retries", "0", env=env_for(fake)
         )
         assert first.code == 1
         assert fake.injected["500"] >= 1
@@ -276,7 +225,7 @@ async def test_failures_file_fed_back_completes_without_duplicates(tmp_path: Pat
 
         fake.faults = None
         second = await cli(
-            "import", tmp_path / "jobs.failures.csv", "--batch-size", "10", env=_env(fake)
+            "import", tmp_path / "jobs.failures.csv", "--batch-size", "10", env=env_for(fake)
         )
 
         assert second.code == 0, second.err
@@ -287,11 +236,26 @@ async def test_failures_file_fed_back_completes_without_duplicates(tmp_path: Pat
         assert not any("error" in job for job in stored)  # the error column is not sent
 
 
+def _environ_for(monkeypatch: pytest.MonkeyPatch, fake: FakeHellotracks) -> None:
+    """This process's environment as env_for(fake) gives it to the console script."""
+    for name in [name for name in os.environ if name.startswith("HELLOTRACKS_")]:
+        monkeypatch.delenv(name)
+    for name, value in env_for(fake).items():
+        if name.startswith("HELLOTRACKS_"):
+            monkeypatch.setenv(name, value)
+
+
 async def test_usage_and_configuration_errors_exit_2(
-    fake_hellotracks: FakeHellotracks, tmp_path: Path
+    fake_hellotracks: FakeHellotracks,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    env = _env(fake_hellotracks)
-    csv_file = _write_csv(tmp_path / "jobs.csv", ["destinationName"], [["A"]])
+    # main() in a thread, as the console script runs it (its asyncio.run beside the loop
+    # serving the fake): one interpreter start saved per case. The no-key case runs the
+    # real script, for its exit code.
+    _environ_for(monkeypatch, fake_hellotracks)
+    csv_file = write_csv(tmp_path / "jobs.csv", ["destinationName"], [["A"]])
     (tmp_path / "jobs.xlsx").write_text("")
     cases = [
         (),
@@ -304,11 +268,12 @@ async def test_usage_and_configuration_errors_exit_2(
         ("import", csv_file, "--base-url", "http://api.example.com/api/"),
         ("demo", "--fault-rate", "2"),
     ]
-    runs = await asyncio.gather(*(cli(*args, env=env) for args in cases))
-    for args, run in zip(cases, runs, strict=True):
-        assert run.code == 2, (args, run)
-        assert run.err.strip(), args
-    no_key = await cli("import", csv_file, env=_env(None))
+    for args in cases:
+        code = await asyncio.to_thread(main, [str(arg) for arg in args])
+        err = capsys.readouterr().err
+        assert code == 2, (args, err)
+        assert err.strip(), args
+    no_key = await cli("import", csv_file, env=env_for(None))
     assert no_key.code == 2
     assert "no API key" in no_key.err
     assert sum(fake_hellotracks.requests.values()) == 0
@@ -317,10 +282,10 @@ async def test_usage_and_configuration_errors_exit_2(
 async def test_the_api_key_is_never_printed(tmp_path: Path) -> None:
     secret = "s3cret-4b1c9e7d"
     wrong = "wr0ng-9f8e7d6c"
-    source = _write_csv(tmp_path / "jobs.csv", ["destinationName"], [["A"], ["B"], ["C"]])
+    source = write_csv(tmp_path / "jobs.csv", ["destinationName"], [["A"], ["B"], ["C"]])
     faults = Faults(rate=0.5, kinds=("429",), seed=3, retry_after=0.01)
     async with FakeHellotracks(api_keys={secret: "acme"}, faults=faults) as fake:
-        ok = await cli("-v", "import", source, "--batch-size", "1", env=_env(fake))
+        ok = await cli("-v", "import", source, "--batch-size", "1", env=env_for(fake))
         key_file = tmp_path / "key.txt"
         key_file.write_text(wrong + "\n")
         refused = await cli(
@@ -330,7 +295,7 @@ async def test_the_api_key_is_never_printed(tmp_path: Path) -> None:
             "--api-key-file",
             key_file,
             "--new-run",
-            env=_env(fake) | {"HELLOTRACKS_API_KEY": secret},
+            env=env_for(fake) | {"HELLOTRACKS_API_KEY": secret},
         )
 
     assert ok.code == 0, ok.err
@@ -345,10 +310,10 @@ async def test_the_api_key_is_never_printed(tmp_path: Path) -> None:
 
 
 async def test_verbose_after_the_subcommand_logs_retries(tmp_path: Path) -> None:
-    source = _write_csv(tmp_path / "jobs.csv", ["destinationName"], [["A"], ["B"], ["C"]])
+    source = write_csv(tmp_path / "jobs.csv", ["destinationName"], [["A"], ["B"], ["C"]])
     faults = Faults(rate=0.5, kinds=("429",), seed=3, retry_after=0.01)
     async with FakeHellotracks(faults=faults) as fake:
-        run = await cli("import", source, "--batch-size", "1", "-v", env=_env(fake))
+        run = await cli("import", source, "--batch-size", "1", "-v", env=env_for(fake))
 
     assert run.code == 0, run.err
     assert "retrying" in run.err
@@ -356,8 +321,12 @@ async def test_verbose_after_the_subcommand_logs_retries(tmp_path: Path) -> None
 
 
 async def test_a_file_without_rows_says_so_and_exits_0(
-    fake_hellotracks: FakeHellotracks, tmp_path: Path
+    fake_hellotracks: FakeHellotracks,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    _environ_for(monkeypatch, fake_hellotracks)  # main() in a thread, as the script runs it
     (tmp_path / "empty.csv").write_bytes(b"")
     (tmp_path / "header.csv").write_text("destinationName,day\n")
     (tmp_path / "blank.jsonl").write_text("\n\n")
@@ -367,10 +336,13 @@ async def test_a_file_without_rows_says_so_and_exits_0(
         ("import", tmp_path / "blank.jsonl"),
         ("import", tmp_path / "empty.csv", "--dry-run"),
     ]
-    runs = [await cli(*args, env=_env(fake_hellotracks)) for args in cases]
+    runs = []
+    for args in cases:
+        code = await asyncio.to_thread(main, [str(arg) for arg in args])
+        runs.append((code, capsys.readouterr().out))
 
     for args, run in zip(cases, runs, strict=True):
-        assert (run.code, run.out) == (0, f"{args[1]}: no rows to import\n"), (args, run)
+        assert run == (0, f"{args[1]}: no rows to import\n"), (args, run)
     assert sum(fake_hellotracks.requests.values()) == 0
     assert sorted(os.listdir(tmp_path)) == ["blank.jsonl", "empty.csv", "header.csv"]
 
@@ -392,7 +364,7 @@ def _drain(fd: int) -> bytes:
 async def test_the_import_bar_counts_bytes_of_the_file_size(
     fake_hellotracks: FakeHellotracks, tmp_path: Path
 ) -> None:
-    source = _write_csv(
+    source = write_csv(
         tmp_path / "jobs.csv", ["destinationName"], [[f"Stop {i}"] for i in range(50)]
     )
     terminal, child_end = os.openpty()  # stderr is a terminal: the bar is drawn
@@ -406,7 +378,7 @@ async def test_the_import_bar_counts_bytes_of_the_file_size(
             "10",
             stdout=asyncio.subprocess.PIPE,
             stderr=child_end,
-            env=_env(fake_hellotracks),
+            env=env_for(fake_hellotracks),
         )
     finally:
         os.close(child_end)
@@ -439,7 +411,7 @@ async def test_fake_server_command_serves_imports_until_interrupted(tmp_path: Pa
         "1",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=_env(None),
+        env=env_for(None),
     )
     try:
         assert server.stdout is not None
@@ -450,8 +422,8 @@ async def test_fake_server_command_serves_imports_until_interrupted(tmp_path: Pa
             banner.append(line.decode().strip())
         base_url = banner[0].rsplit(" ", 1)[-1]
         assert base_url.startswith("http://127.0.0.1:")
-        source = _write_csv(tmp_path / "jobs.csv", ["destinationName"], [["A"], ["B"]])
-        env = _env(None, HELLOTRACKS_API_KEY="test-key", HELLOTRACKS_BASE_URL=base_url)
+        source = write_csv(tmp_path / "jobs.csv", ["destinationName"], [["A"], ["B"]])
+        env = env_for(None, HELLOTRACKS_API_KEY="test-key", HELLOTRACKS_BASE_URL=base_url)
 
         run = await cli("import", source, "--batch-size", "1", env=env)
 
@@ -473,7 +445,7 @@ async def test_fake_server_no_store_answers_creates_but_keeps_no_job() -> None:
         "--no-store",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=_env(None),
+        env=env_for(None),
     )
     try:
         assert server.stdout is not None
@@ -528,7 +500,7 @@ def test_importing_the_package_loads_neither_the_cli_nor_tqdm() -> None:
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'tqdm'"
         " or m.split('.')[:2] == ['hellotracks_async', 'cli']))\n"
     )
-    env = _env(None)
+    env = env_for(None)
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )

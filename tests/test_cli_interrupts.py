@@ -19,7 +19,7 @@ import pytest
 
 from hellotracks_async.testing import FakeHellotracks, Faults
 
-from .test_cli import SCRIPT, Run, _env, _write_csv
+from ._cli import SCRIPT, Run, env_for, write_csv
 
 #: Faults that cost no sleep on the server (no "slow"; 429s are retried after 10 ms).
 _QUICK_FAULTS = ("429", "500", "502", "503", "reset", "commit_then_drop")
@@ -50,7 +50,7 @@ class _Import:
             *flags,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env=_env(fake),
+            env=env_for(fake),
         )
         return cls(process)
 
@@ -74,9 +74,10 @@ def _check_one_job_per_row(fake: FakeHellotracks, rows: list[list[str]]) -> None
     assert Counter(job["destinationName"] for job in jobs) == Counter(row[0] for row in rows)
 
 
+@pytest.mark.slow
 async def test_kill_9_at_five_random_points_then_the_same_command(tmp_path: Path) -> None:
     rows = _rows(50_000)
-    source = _write_csv(tmp_path / "jobs.csv", ["destinationName", "priority"], rows)
+    source = write_csv(tmp_path / "jobs.csv", ["destinationName", "priority"], rows)
     flags = ("--batch-size", "500", "--concurrency", "4")
     chooser = random.Random(20261129)
     points = sorted(chooser.sample(range(5, 90), 5))  # createjobs requests, of about 100
@@ -99,12 +100,13 @@ async def test_kill_9_at_five_random_points_then_the_same_command(tmp_path: Path
     assert re.search(r"[\d,]+ rows confirmed earlier, skipped", last.out), last.out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 async def test_ctrl_c_and_sigterm_finish_in_flight_and_exit_130(
     signum: signal.Signals, tmp_path: Path
 ) -> None:
     rows = _rows(5_000)
-    source = _write_csv(tmp_path / "jobs.csv", ["destinationName", "priority"], rows)
+    source = write_csv(tmp_path / "jobs.csv", ["destinationName", "priority"], rows)
     flags = ("--batch-size", "100", "--concurrency", "4")
     async with FakeHellotracks(faults=_faults(int(signum))) as fake:
         run = await _Import.start(source, fake, *flags)
@@ -136,9 +138,10 @@ async def test_ctrl_c_and_sigterm_finish_in_flight_and_exit_130(
         _check_one_job_per_row(fake, rows)
 
 
+@pytest.mark.slow
 async def test_a_rerun_after_a_kill_at_half_sends_only_unconfirmed_rows(tmp_path: Path) -> None:
     rows = _rows(10_000)
-    source = _write_csv(tmp_path / "jobs.csv", ["destinationName", "priority"], rows)
+    source = write_csv(tmp_path / "jobs.csv", ["destinationName", "priority"], rows)
     flags = ("--batch-size", "100", "--concurrency", "4")
     window = 4 * 100
     async with FakeHellotracks(faults=_faults(50)) as fake:
@@ -167,7 +170,7 @@ async def test_a_second_ctrl_c_aborts_at_once_and_the_same_command_still_finishe
     tmp_path: Path,
 ) -> None:
     rows = _rows(3_000)
-    source = _write_csv(tmp_path / "jobs.csv", ["destinationName", "priority"], rows)
+    source = write_csv(tmp_path / "jobs.csv", ["destinationName", "priority"], rows)
     flags = ("--batch-size", "100", "--concurrency", "4")
     async with FakeHellotracks() as fake:
         process = await asyncio.create_subprocess_exec(
@@ -178,7 +181,7 @@ async def test_a_second_ctrl_c_aborts_at_once_and_the_same_command_still_finishe
             *flags,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env=_env(fake),
+            env=env_for(fake),
         )
         assert process.stdout is not None
         assert process.stderr is not None

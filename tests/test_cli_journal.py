@@ -5,11 +5,9 @@ console script against a FakeHellotracks served by the test's own event loop; an
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +17,7 @@ from hellotracks_async.cli import build_parser, main
 from hellotracks_async.cli.journal import Journal
 from hellotracks_async.testing import FakeHellotracks
 
-from .test_cli import _env, _write_csv, cli
+from ._cli import cli, env_for, write_csv
 
 
 def _names(count: int, prefix: str = "Stop") -> list[list[str]]:
@@ -36,8 +34,8 @@ def _keys(fake: FakeHellotracks) -> Counter[str]:
 async def test_a_second_run_says_already_imported_and_new_run_makes_new_jobs(
     fake_hellotracks: FakeHellotracks, tmp_path: Path
 ) -> None:
-    source = _write_csv(tmp_path / "jobs.csv", ["destinationName", "priority"], _names(250))
-    env = _env(fake_hellotracks)
+    source = write_csv(tmp_path / "jobs.csv", ["destinationName", "priority"], _names(250))
+    env = env_for(fake_hellotracks)
     first = await cli("import", source, "--batch-size", "100", env=env)
     assert first.code == 0, first.err
     journal = Journal.load(tmp_path / "jobs.csv.htjournal")
@@ -67,15 +65,15 @@ async def test_a_fixed_row_updates_its_job_and_never_duplicates(
 ) -> None:
     rows = _names(300)
     rows[7][1] = "high"  # invalid: fails, not sent
-    source = _write_csv(tmp_path / "jobs.csv", ["destinationName", "priority"], rows)
-    env = _env(fake_hellotracks)
+    source = write_csv(tmp_path / "jobs.csv", ["destinationName", "priority"], rows)
+    env = env_for(fake_hellotracks)
     first = await cli("import", source, "--batch-size", "100", env=env)
     assert first.code == 1
     assert first.out.startswith("created 299 of 300 jobs, 1 failed")
 
     rows[7][1] = "3"  # the bad row fixed in place
     rows[20][0] = "Stop 20, corrected"  # a created row corrected in place
-    _write_csv(source, ["destinationName", "priority"], rows)
+    write_csv(source, ["destinationName", "priority"], rows)
     second = await cli("import", source, "--batch-size", "100", env=env)
 
     assert second.code == 0, second.err
@@ -90,8 +88,8 @@ async def test_a_fixed_row_updates_its_job_and_never_duplicates(
 async def test_a_torn_journal_line_is_tolerated(
     fake_hellotracks: FakeHellotracks, tmp_path: Path
 ) -> None:
-    source = _write_csv(tmp_path / "jobs.csv", ["destinationName", "priority"], _names(300))
-    env = _env(fake_hellotracks)
+    source = write_csv(tmp_path / "jobs.csv", ["destinationName", "priority"], _names(300))
+    env = env_for(fake_hellotracks)
     assert (await cli("import", source, "--batch-size", "100", env=env)).code == 0
     path = tmp_path / "jobs.csv.htjournal"
     data = path.read_bytes()
@@ -115,11 +113,11 @@ async def test_a_torn_journal_line_is_tolerated(
 async def test_a_different_file_with_the_same_name_starts_a_new_run(
     fake_hellotracks: FakeHellotracks, tmp_path: Path
 ) -> None:
-    source = _write_csv(tmp_path / "jobs.csv", ["destinationName", "priority"], _names(100))
-    env = _env(fake_hellotracks)
+    source = write_csv(tmp_path / "jobs.csv", ["destinationName", "priority"], _names(100))
+    env = env_for(fake_hellotracks)
     assert (await cli("import", source, env=env)).code == 0
 
-    _write_csv(source, ["destinationName", "priority"], _names(100, prefix="Other"))
+    write_csv(source, ["destinationName", "priority"], _names(100, prefix="Other"))
     second = await cli("import", source, env=env)
 
     assert second.code == 0, second.err
@@ -133,10 +131,10 @@ async def test_a_different_file_with_the_same_name_starts_a_new_run(
 async def test_state_dir_keeps_the_journal_there(
     fake_hellotracks: FakeHellotracks, tmp_path: Path
 ) -> None:
-    source = _write_csv(tmp_path / "jobs.csv", ["destinationName"], [["A"], ["B"]])
+    source = write_csv(tmp_path / "jobs.csv", ["destinationName"], [["A"], ["B"]])
     state = tmp_path / "state"
     state.mkdir()
-    env = _env(fake_hellotracks)
+    env = env_for(fake_hellotracks)
     run = await cli("import", source, "--state-dir", state, env=env)
     assert run.code == 0, run.err
     [journal] = state.iterdir()
@@ -156,15 +154,15 @@ async def test_state_dir_keeps_the_journal_there(
 async def test_a_header_typo_stops_the_import_before_anything_is_sent(
     fake_hellotracks: FakeHellotracks, tmp_path: Path
 ) -> None:
-    source = _write_csv(
+    source = write_csv(
         tmp_path / "jobs.csv",
         ["name", "notes", "day", "custom_PO"],
         [["Acme", "call first", "20261123", "PO-1"]],
     )
-    env = _env(fake_hellotracks)
+    env = env_for(fake_hellotracks)
     runs = [
         await cli("import", source, env=env),
-        await cli("import", source, "--dry-run", env=_env(None)),
+        await cli("import", source, "--dry-run", env=env_for(None)),
     ]
 
     for run in runs:
@@ -186,7 +184,7 @@ async def test_a_header_typo_stops_the_import_before_anything_is_sent(
 async def test_jsonl_first_row_keys_are_checked_and_later_unknown_keys_fail_their_row(
     fake_hellotracks: FakeHellotracks, tmp_path: Path
 ) -> None:
-    env = _env(fake_hellotracks)
+    env = env_for(fake_hellotracks)
     typo = tmp_path / "typo.jsonl"
     typo.write_text('{"destination_lat": 1, "destinatonName": "A"}\n')
     stopped = await cli("import", typo, env=env)
@@ -206,7 +204,7 @@ async def test_jsonl_first_row_keys_are_checked_and_later_unknown_keys_fail_thei
 
 
 async def test_a_wrong_key_stops_after_the_first_batches_with_exit_2(tmp_path: Path) -> None:
-    source = _write_csv(tmp_path / "jobs.csv", ["destinationName", "priority"], _names(5_000))
+    source = write_csv(tmp_path / "jobs.csv", ["destinationName", "priority"], _names(5_000))
     async with FakeHellotracks(api_keys={"right-key": "acme"}) as fake:
         run = await cli(
             "import",
@@ -215,7 +213,7 @@ async def test_a_wrong_key_stops_after_the_first_batches_with_exit_2(tmp_path: P
             "100",
             "--concurrency",
             "4",
-            env=_env(fake) | {"HELLOTRACKS_API_KEY": "wrong-key-0123"},
+            env=env_for(fake) | {"HELLOTRACKS_API_KEY": "wrong-key-0123"},
         )
         requests = fake.requests["createjobs"]
 
@@ -230,16 +228,6 @@ async def test_a_wrong_key_stops_after_the_first_batches_with_exit_2(tmp_path: P
 
 
 # -- fake-server flags ------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _logging_restored() -> Iterator[None]:
-    """main() configures logging for the process; later tests must not inherit it."""
-    root, package = logging.getLogger(), logging.getLogger("hellotracks_async")
-    handlers, level = list(root.handlers), package.level
-    yield
-    root.handlers[:] = handlers
-    package.setLevel(level)
 
 
 def test_fake_server_capacity_flags_reach_serve(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -114,21 +114,6 @@ def test_naive_datetime_is_refused() -> None:
         converter.unstructure(Job(ts_created=datetime(2026, 1, 1)))
 
 
-@pytest.mark.parametrize(
-    ("attribute", "wire"),
-    [
-        ("destination_lat", "destinationLat"),
-        ("ts_check_in", "tsCheckIn"),
-        ("ts_done_success", "tsDoneSuccess"),
-        ("uid_secondary", "uidSecondary"),
-        ("extra_number_1_key", "extra_number_1_key"),
-        ("id", "id"),
-    ],
-)
-def test_wire_names(attribute: str, wire: str) -> None:
-    assert to_wire_name(attribute) == wire
-
-
 # -- property tests ---------------------------------------------------------------------
 
 _text = st.text(max_size=20)

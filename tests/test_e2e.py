@@ -54,6 +54,7 @@ def _jobs(count: int) -> list[Job]:
     ]
 
 
+@pytest.mark.slow
 async def test_ten_thousand_creates_and_edits_under_every_fault() -> None:
     jobs = _jobs(COUNT)
     async with FakeHellotracks(faults=EVERY_FAULT) as fake, _client(fake) as client:
@@ -91,6 +92,7 @@ async def test_ten_thousand_creates_and_edits_under_every_fault() -> None:
         assert set(fake.injected - injected_on_create) == set(FAULT_KINDS)
 
 
+@pytest.mark.slow
 async def test_without_idempotency_ambiguous_failures_are_reported_not_retried() -> None:
     """Why the default exists. Without keys the client cannot tell a lost answer from a
     lost request, so it refuses to resend after a reset, a timeout, a 500 or a 502, and

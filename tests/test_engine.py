@@ -1,4 +1,5 @@
-"""The bulk engine over the in-memory transport: windows, stops, partial results."""
+"""hellotracks_async.engine (and window.py): batching, input order, the window, stops,
+partial results, per-key order. Over the in-memory MockTransport: no sockets."""
 
 from __future__ import annotations
 
@@ -6,18 +7,19 @@ import asyncio
 import itertools
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import orjson
 import pytest
 
 from hellotracks_async import (
+    AuthenticationError,
+    BulkError,
     BulkInterrupted,
-    ConfigurationError,
     HellotracksClient,
-    HellotracksError,
     Job,
     JobUpdate,
     MockTransport,
@@ -31,36 +33,13 @@ from hellotracks_async import (
 from hellotracks_async.batching import Batch
 from hellotracks_async.operations import CreateJobs
 
-
-class _Upserting:
-    """A MockTransport handler that keeps jobs by uidSecondary, as the API does."""
-
-    def __init__(self) -> None:
-        self.jobs: dict[str, dict[str, Any]] = {}
-        self.ids = itertools.count(1)
-
-    def __call__(self, request: Request) -> Response:
-        answered = []
-        for job in request.json()["data"]["jobs"]:
-            key = job["uidSecondary"]
-            stored = self.jobs.setdefault(key, {"id": f"j{next(self.ids)}"})
-            stored.update(job)
-            answered.append(stored)
-        return Response(200, {}, orjson.dumps({"status": 0, "jobs": answered}))
-
-
-def _client(transport: MockTransport, **kwargs: Any) -> HellotracksClient:
-    return HellotracksClient("key", transport=transport, batch_size=10, **kwargs)
-
-
-def _jobs(count: int) -> list[Job]:
-    return [Job(destination_name=f"Stop {i}") for i in range(count)]
+from ._helpers import Scripted, Upserting, echo, mock_client, numbered_jobs, quick_client, sent
 
 
 async def test_an_invalid_job_in_a_list_fails_alone_without_raise_on_error() -> None:
-    server = _Upserting()
-    jobs: list[Job] = [*_jobs(3), Job(destination_lat=95.0), *_jobs(2)]
-    async with _client(MockTransport(server)) as client:
+    server = Upserting()
+    jobs: list[Job] = [*numbered_jobs(3), Job(destination_lat=95.0), *numbered_jobs(2)]
+    async with mock_client(MockTransport(server)) as client:
         result = await client.create_jobs(jobs, raise_on_error=False)
     assert result.indices == (0, 1, 2, 4, 5)
     (failure,) = result.failures
@@ -70,15 +49,15 @@ async def test_an_invalid_job_in_a_list_fails_alone_without_raise_on_error() -> 
 
 
 async def test_an_invalid_job_in_a_stream_stops_it_with_raise_on_error() -> None:
-    server = _Upserting()
+    server = Upserting()
     transport = MockTransport(server)
 
     def jobs() -> Iterator[Job]:
-        yield from _jobs(25)
+        yield from numbered_jobs(25)
         yield Job(destination_lat=95.0)  # index 25, in the third batch
-        yield from _jobs(30)
+        yield from numbered_jobs(30)
 
-    async with _client(transport) as client:
+    async with mock_client(transport) as client:
         with pytest.raises(ValidationError) as caught:
             await client.create_jobs(jobs())
     assert (caught.value.index, caught.value.field) == (25, "destinationLat")
@@ -90,13 +69,13 @@ async def test_an_invalid_job_in_a_stream_stops_it_with_raise_on_error() -> None
 
 
 async def test_a_source_that_raises_leaves_a_complete_partial_result() -> None:
-    server = _Upserting()
+    server = Upserting()
 
     def jobs() -> Iterator[Job]:
-        yield from _jobs(2_500)
+        yield from numbered_jobs(2_500)
         raise RuntimeError("database went away")
 
-    async with _client(MockTransport(server), max_concurrency=8) as client:
+    async with mock_client(MockTransport(server), max_concurrency=8) as client:
         with pytest.raises(BulkInterrupted) as caught:
             await client.create_jobs(jobs())
     error = caught.value
@@ -106,7 +85,7 @@ async def test_a_source_that_raises_leaves_a_complete_partial_result() -> None:
 
 
 async def test_a_raising_progress_callback_stops_reading_and_keeps_results() -> None:
-    server = _Upserting()
+    server = Upserting()
     transport = MockTransport(server)
     seen: list[Progress] = []
 
@@ -115,9 +94,9 @@ async def test_a_raising_progress_callback_stops_reading_and_keeps_results() -> 
         if totals.succeeded >= 50:
             raise KeyError("the progress bar broke")
 
-    async with _client(transport, max_concurrency=2) as client:
+    async with mock_client(transport, max_concurrency=2) as client:
         with pytest.raises(BulkInterrupted) as caught:
-            await client.create_jobs(_jobs(1_000), progress=progress)
+            await client.create_jobs(numbered_jobs(1_000), progress=progress)
     result = caught.value.result
     read = result.succeeded + result.failed
     assert 50 <= read < 1_000  # it stopped reading
@@ -126,40 +105,40 @@ async def test_a_raising_progress_callback_stops_reading_and_keeps_results() -> 
 
 
 async def test_resending_failures_plus_unread_inputs_gives_one_job_each() -> None:
-    server = _Upserting()
+    server = Upserting()
     flaky_calls = itertools.count()
 
     def flaky(request: Request) -> Response:
         answer = server(request)  # committed, but every third answer is lost
         return Response(502) if next(flaky_calls) % 3 == 2 else answer
 
-    inputs = _jobs(300)
+    inputs = numbered_jobs(300)
 
     def jobs() -> Iterator[Job]:
         yield from inputs[:150]
         raise RuntimeError("killed")
 
-    async with _client(MockTransport(flaky), max_retries=0) as client:
+    async with mock_client(MockTransport(flaky), max_retries=0) as client:
         with pytest.raises(BulkInterrupted) as caught:
             await client.create_jobs(jobs())
     result = caught.value.result
     assert result.failed > 0
     resend = [wire for failure in result.failures for wire in failure.wire]
     unread = inputs[result.succeeded + result.failed :]
-    async with _client(MockTransport(server)) as client:
+    async with mock_client(MockTransport(server)) as client:
         await client.create_jobs([*resend, *unread])
     assert len(server.jobs) == 300  # exactly one job per input
 
 
 async def test_a_run_id_gives_a_rerun_the_same_keys() -> None:
-    server = _Upserting()
-    inputs = _jobs(100)
+    server = Upserting()
+    inputs = numbered_jobs(100)
 
     def first_run() -> Iterator[Job]:
         yield from inputs[:55]
         raise RuntimeError("killed at 55")
 
-    async with _client(MockTransport(server)) as client:
+    async with mock_client(MockTransport(server)) as client:
         with pytest.raises(BulkInterrupted):
             await client.create_jobs(first_run(), run_id="import-2026-11-29")
         assert len(server.jobs) == 55
@@ -179,8 +158,10 @@ async def test_a_dead_server_fails_3000_jobs_fast_after_k_failed_requests() -> N
 
     transport = MockTransport(refuse)
     started = time.monotonic()
-    async with _client(transport, retry=retry, unreachable_after=k, max_concurrency=2) as client:
-        result = await client.create_jobs(_jobs(3_000), raise_on_error=False)
+    async with mock_client(
+        transport, retry=retry, unreachable_after=k, max_concurrency=2
+    ) as client:
+        result = await client.create_jobs(numbered_jobs(3_000), raise_on_error=False)
     elapsed = time.monotonic() - started
     assert result.failed == 3_000
     assert elapsed < k * retry.deadline
@@ -202,20 +183,13 @@ async def test_a_call_deadline_stops_sending_and_fails_the_rest_as_not_sent() ->
     async with HellotracksClient(
         "key", transport=transport, batch_size=10, max_concurrency=2, timeout=0.2
     ) as client:
-        result = await client.create_jobs(_jobs(1_000), raise_on_error=False, deadline=0.05)
+        result = await client.create_jobs(numbered_jobs(1_000), raise_on_error=False, deadline=0.05)
     assert result.failed == 1_000
     assert len(transport.requests) == 2  # the first window; no retry after the deadline
     assert any("deadline" in str(f.exception) for f in result.failures)
 
 
-async def test_a_closed_client_refuses_at_once() -> None:
-    client = _client(MockTransport(_Upserting()))
-    await client.aclose()
-    with pytest.raises(HellotracksError, match="closed"):
-        await client.create_jobs(_jobs(10))
-
-
-class _SlowUpserting(_Upserting):
+class _SlowUpserting(Upserting):
     """Upserts after a random delay per request, so that requests overtake each other."""
 
     def __init__(self, seed: int) -> None:
@@ -245,7 +219,7 @@ async def test_inputs_sharing_a_key_land_in_input_order(seed: int) -> None:
         Job(uid_secondary=key, priority=i % 11, destination_name=str(i))
         for i, key in enumerate(keys)
     ]
-    async with _client(MockTransport(server.answer), max_concurrency=8) as client:
+    async with mock_client(MockTransport(server.answer), max_concurrency=8) as client:
         created = await client.create_jobs(jobs)
         last = {key: str(i) for i, key in enumerate(keys)}
         assert {k: server.jobs[k]["destinationName"] for k in last} == last
@@ -264,6 +238,115 @@ async def test_inputs_sharing_a_key_land_in_input_order(seed: int) -> None:
     assert all(len(set(ks)) == len(ks) for ks in server.keys_per_request)
 
 
+# -- batches, keys, input order (formerly through aioresponses in test_client.py) ----------
+
+
+async def test_jobs_are_batched_and_keyed_and_returned_in_input_order() -> None:
+    transport = MockTransport(echo)
+    jobs = [Job(destination_name=f"job {i}") for i in range(25)]
+    async with quick_client(transport, batch_size=10) as client:
+        result = await client.create_jobs(jobs)
+    bodies = sent(transport)
+    assert [len(body["data"]["jobs"]) for body in bodies] == [10, 10, 5]
+    keys = [job["uidSecondary"] for body in bodies for job in body["data"]["jobs"]]
+    assert len(set(keys)) == 25
+    assert all(key.startswith("hta-") for key in keys)
+    assert [job.destination_name for job in result.jobs] == [f"job {i}" for i in range(25)]
+    assert result.indices == tuple(range(25))
+    assert (result.requests, result.retries, result.ok) == (3, 0, True)
+
+
+async def test_async_iterable_and_pairs_inputs() -> None:
+    async def jobs() -> AsyncIterator[Job]:
+        for i in range(7):
+            yield Job(destination_name=str(i))
+
+    async def pairs() -> AsyncIterator[tuple[str, JobUpdate]]:
+        for i in range(7):
+            yield f"id{i}", JobUpdate(priority=i)
+
+    async with quick_client(MockTransport(echo), batch_size=3) as client:
+        created = await client.create_jobs(jobs())
+        edited = await client.edit_jobs(pairs())
+    assert [job.destination_name for job in created.jobs] == [str(i) for i in range(7)]
+    assert [job.priority for job in edited.jobs] == list(range(7))
+
+
+# -- stops and BulkError ------------------------------------------------------------------
+
+
+async def test_every_batch_finishes_before_bulk_error() -> None:
+    transport = MockTransport(Scripted(Response(404, {}, b"no such endpoint")))  # fatal
+    seen: list[Progress] = []
+    async with quick_client(transport, batch_size=2, max_concurrency=1) as client:
+        with pytest.raises(BulkError) as caught:
+            await client.create_jobs(
+                [Job(destination_name=str(i)) for i in range(6)], progress=seen.append
+            )
+    result = caught.value.result
+    assert result.failures[0].indices == (0, 1)
+    assert result.indices == (2, 3, 4, 5)
+    assert attrs.evolve(seen[-1], concurrency=0) == Progress(
+        succeeded=4, failed=2, requests=3, retries=0
+    )
+    assert 1 <= seen[-1].concurrency <= 64
+    assert len(seen) == 3
+    assert "2 of 6 jobs failed" in str(caught.value)
+
+
+async def test_a_refused_key_stops_sending_but_reports_every_input() -> None:
+    transport = MockTransport(lambda request: Response(401, {}, b'{"status": 401}'))
+    async with quick_client(transport, batch_size=2, max_concurrency=1) as client:
+        result = await client.create_jobs(
+            [Job(destination_name=str(i)) for i in range(6)], raise_on_error=False
+        )
+    assert result.requests == 1
+    assert [f.indices for f in result.failures] == [(0, 1), (2, 3), (4, 5)]
+    assert all(isinstance(f.exception, AuthenticationError) for f in result.failures)
+    assert "not sent" in str(result.failures[1].exception)
+
+
+# -- invalid inputs: a list or mapping is checked before sending, a stream as it is read --
+
+
+async def test_a_bad_job_in_a_list_stops_everything_before_sending() -> None:
+    transport = MockTransport(echo)
+    async with quick_client(transport) as client:
+        with pytest.raises(ValidationError) as caught:
+            await client.create_jobs([Job(destination_name="ok"), Job(destination_lng=200.0)])
+    assert (caught.value.index, caught.value.field) == (1, "destinationLng")
+    assert transport.requests == []
+
+
+async def test_a_bad_update_in_a_mapping_stops_everything_before_sending() -> None:
+    transport = MockTransport(echo)
+    async with quick_client(transport) as client:
+        with pytest.raises(ValidationError, match=r"job #1: day=20231350"):
+            await client.edit_jobs({"a": JobUpdate(priority=1), "b": {"day": 20231350}})
+    assert transport.requests == []
+
+
+async def test_a_list_of_updates_with_a_non_pair_is_a_validation_error() -> None:
+    transport = MockTransport(echo)
+    async with quick_client(transport) as client:
+        with pytest.raises(ValidationError, match=r"job #1: update='just-an-id'"):
+            await client.edit_jobs([("a", JobUpdate(priority=1)), "just-an-id"])  # type: ignore[list-item]
+    assert transport.requests == []
+
+
+async def test_a_bad_job_in_a_stream_is_reported_and_the_rest_sent() -> None:
+    transport = MockTransport(echo)
+    jobs = (Job(destination_lat=95.0) if i == 3 else Job(destination_name=str(i)) for i in range(5))
+    async with quick_client(transport) as client:
+        result = await client.create_jobs(jobs, raise_on_error=False)
+    assert result.indices == (0, 1, 2, 4)
+    (failure,) = result.failures
+    assert failure.indices == (3,)
+    assert isinstance(failure.exception, ValidationError)
+    assert failure.inputs == (Job(destination_lat=95.0),)
+    assert len(sent(transport)[0]["data"]["jobs"]) == 4
+
+
 def test_a_job_json_cannot_encode_fails_alone_even_unvalidated() -> None:
     create = CreateJobs(validated=True)  # as for a list checked up front
     batch = Batch(0, [{"destinationName": "a"}, {"destinationName": Decimal("1.5")}])
@@ -278,14 +361,14 @@ def test_a_job_json_cannot_encode_fails_alone_even_unvalidated() -> None:
 
 @pytest.mark.parametrize("bad", [Decimal("1.5"), 2**70])
 async def test_an_unencodable_value_mid_stream_leaves_a_complete_result(bad: object) -> None:
-    server = _Upserting()
+    server = Upserting()
 
     def jobs() -> Iterator[Any]:
-        yield from _jobs(2_500)
+        yield from numbered_jobs(2_500)
         yield {"destinationName": "bad", "priority": bad}
-        yield from _jobs(500)
+        yield from numbered_jobs(500)
 
-    async with _client(MockTransport(server)) as client:
+    async with mock_client(MockTransport(server)) as client:
         result = await client.create_jobs(jobs(), raise_on_error=False)
         assert (result.succeeded, result.failed) == (3_000, 1)
         assert result.failures[0].indices == (2_500,)
@@ -294,9 +377,3 @@ async def test_an_unencodable_value_mid_stream_leaves_a_complete_result(bad: obj
     partial = caught.value.result
     assert partial is not None
     assert partial.succeeded + partial.failed == 2_510  # every input read is accounted for
-
-
-async def test_a_bad_deadline_is_refused_naming_it() -> None:
-    async with _client(MockTransport(_Upserting())) as client:
-        with pytest.raises(ConfigurationError, match="deadline must be a positive number"):
-            await client.create_jobs(_jobs(1), deadline=-1)

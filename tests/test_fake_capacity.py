@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -20,13 +19,7 @@ import pytest
 from hellotracks_async.testing import Capacity, CapacityStats, FakeHellotracks, Faults, serve
 from hellotracks_async.testing._capacity import CapacityModel, Counters, TokenBucket
 
-KEY = "test-key"
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client_session:
-        yield client_session
+from ._helpers import FAKE_KEY, until
 
 
 async def post(
@@ -35,18 +28,9 @@ async def post(
     """createjobs with ``jobs`` empty jobs: (HTTP status, headers, decoded body)."""
     body = {"data": {"jobs": [{} for _ in range(jobs)]}}
     async with session.post(
-        fake.base_url + "createjobs", json=body, headers={"API-Key": KEY}
+        fake.base_url + "createjobs", json=body, headers={"API-Key": FAKE_KEY}
     ) as response:
         return response.status, dict(response.headers), await response.json()
-
-
-async def until(condition: Any) -> None:
-    """Let the loop run until ``condition()`` holds (no timing involved)."""
-    for _ in range(1000):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("condition never held")
 
 
 # -- the model, exactly ------------------------------------------------------------------

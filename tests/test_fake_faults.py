@@ -1,14 +1,18 @@
-"""The fake server's fault settings and their seeded decider (pure, no I/O).
-
-Faults over HTTP are in test_fake_server.py.
-"""
+"""The fake server's faults (testing/_faults.py): the settings and their seeded decider
+(pure, no I/O), then every kind of fault injected over HTTP."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+import aiohttp
 import pytest
 
-from hellotracks_async.testing import FAULT_KINDS, Faults
+from hellotracks_async.testing import FAULT_KINDS, FakeHellotracks, Faults
 from hellotracks_async.testing._faults import FaultDecider
+
+from ._helpers import FAKE_KEY, fake_call, fake_create, fake_edit, until
 
 
 def test_decider_same_seed_same_sequence():
@@ -57,3 +61,145 @@ def test_faults_validation(options):
 def test_faults_accept_one_kind_as_a_string():
     assert Faults(kinds="429").kinds == ("429",)
     assert Faults(kinds=["500", "502"]).kinds == ("500", "502")
+
+
+# -- fault injection over HTTP -------------------------------------------------------
+
+
+def faulty(kind: str, **options: Any) -> FakeHellotracks:
+    return FakeHellotracks(faults=Faults(rate=1.0, kinds=(kind,), seed=1, **options))
+
+
+async def test_fault_429_has_retry_after_and_applies_nothing(session):
+    async with faulty("429", retry_after=0.25) as fake:
+        async with session.post(
+            fake.base_url + "createjobs",
+            json={"data": {"jobs": [{}]}},
+            headers={"API-Key": FAKE_KEY},
+        ) as response:
+            assert response.status == 429
+            assert response.headers["Retry-After"] == "0.25"
+            body = await response.json()
+        assert body["status"] != 0
+        assert fake.jobs() == []
+        assert fake.injected == {"429": 1}
+
+
+@pytest.mark.parametrize(
+    ("kind", "content_type"),
+    [
+        ("500", "application/json"),
+        ("502", "text/html"),
+        ("503", "application/json"),
+    ],
+)
+async def test_fault_server_errors_apply_nothing(session, kind, content_type):
+    async with faulty(kind) as fake:
+        async with session.post(
+            fake.base_url + "createjobs",
+            json={"data": {"jobs": [{}]}},
+            headers={"API-Key": FAKE_KEY},
+        ) as response:
+            assert response.status == int(kind)
+            assert response.content_type == content_type
+            text = await response.text()
+        if kind == "502":
+            assert "<html>" in text
+            assert "Bad Gateway" in text
+        assert fake.jobs() == []
+        assert fake.injected[kind] == 1
+
+
+async def test_fault_reset_drops_the_connection_and_applies_nothing(session):
+    async with faulty("reset") as fake:
+        with pytest.raises((aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)):
+            await fake_call(session, fake, "createjobs", {"jobs": [{"uidSecondary": "A"}]})
+        assert fake.jobs() == []
+        assert fake.injected == {"reset": 1}
+
+
+async def test_fault_commit_then_drop_applies_but_never_answers(session):
+    async with faulty("commit_then_drop") as fake:
+        with pytest.raises((aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)):
+            await fake_call(session, fake, "createjobs", {"jobs": [{"uidSecondary": "A"}]})
+        [job] = fake.jobs()
+        assert job["uidSecondary"] == "A"
+        # A retry with the same uidSecondary upserts instead of duplicating.
+        with pytest.raises((aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)):
+            await fake_call(session, fake, "createjobs", {"jobs": [{"uidSecondary": "A"}]})
+        assert [job["id"] for job in fake.jobs()] == [job["id"]]
+        assert fake.injected == {"commit_then_drop": 2}
+
+
+async def _give_up_on_a_slow_create(fake: FakeHellotracks, session: aiohttp.ClientSession) -> None:
+    """Send a create, and cancel it once the fake holds it in its "slow" delay.
+
+    The client gives up on an event (the fault was drawn), not on a timeout raced
+    against the fake's sleep.
+    """
+    data = {"jobs": [{"uidSecondary": "late"}]}
+    request = asyncio.create_task(fake_call(session, fake, "createjobs", data))
+    await until(lambda: fake.injected == {"slow": 1})
+    request.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await request
+
+
+async def test_fault_slow_commits_although_the_client_gave_up(session):
+    fake = faulty("slow", slow_seconds=0.05)
+    async with fake:
+        await _give_up_on_a_slow_create(fake, session)
+    # close() waited for the delayed request, which was applied all the same.
+    assert [job["uidSecondary"] for job in fake.jobs()] == ["late"]
+    assert fake.injected == {"slow": 1}
+
+
+async def test_settle_waits_for_a_slow_request_the_client_gave_up_on(session):
+    fake = faulty("slow", slow_seconds=0.5)
+    async with fake:
+        await _give_up_on_a_slow_create(fake, session)
+        assert fake.jobs() == []  # still sleeping (checked at once; it sleeps 0.5 s)
+        await fake.settle()
+        assert [job["uidSecondary"] for job in fake.jobs()] == ["late"]
+
+
+async def test_fault_slow_answers_a_patient_client(session):
+    async with faulty("slow", slow_seconds=0.05) as fake:
+        [job] = await fake_create(session, fake, {"priority": 3})
+        assert fake.jobs() == [job]
+
+
+async def test_faults_spare_refused_keys_and_unknown_endpoints(session):
+    async with faulty("500") as fake:
+        status, _ = await fake_call(session, fake, "createjobs", {"jobs": []}, key="wrong")
+        assert status == 401
+        status, _ = await fake_call(session, fake, "archivejobs", {})
+        assert status == 404
+        assert not fake.injected
+        status, _ = await fake_call(session, fake, "getjobs", {})
+        assert status == 500
+        assert fake.injected == {"500": 1}
+
+
+async def test_seeded_faults_repeat_over_http(session):
+    async def statuses() -> list[int]:
+        faults = Faults(rate=0.5, kinds=("500", "503", "429"), seed=99)
+        async with FakeHellotracks(faults=faults) as fake:
+            return [(await fake_call(session, fake, "getjobs", {}))[0] for _ in range(30)]
+
+    first = await statuses()
+    assert first == await statuses()
+    assert 200 in first
+    assert set(first) - {200}
+
+
+async def test_faults_can_be_switched_and_restarted(session):
+    async with FakeHellotracks() as fake:
+        assert fake.faults is None
+        [job] = await fake_create(session, fake, {})
+        fake.faults = Faults(rate=1.0, kinds=("503",))
+        status, _ = await fake_call(session, fake, "editjobs", {"jobs": {job["id"]: {}}})
+        assert status == 503
+        fake.faults = None
+        await fake_edit(session, fake, {job["id"]: {"priority": 1}})
+        assert fake.injected == {"503": 1}

@@ -13,16 +13,16 @@ from hellotracks_async.testing._rules import all_valid, checked_jobs, item_probl
 from hellotracks_async.testing._store import JobStore, RequestRefused
 from hellotracks_async.testing._storeless import StorelessJobStore
 
-from .test_fake_server import _requests, _without_clock
+from ._helpers import storeless_requests, without_clock
 
 
 def test_storeless_store_matches_the_store_request_by_request(seed_job):
     """The pure stores, on the same requests: equal answers, the store-less one empty."""
     store, storeless_store = JobStore(), StorelessJobStore()
-    for request in _requests(seed_job):
+    for request in storeless_requests(seed_job):
         expected = store.create("acme", {**request, "jobs": [dict(j) for j in request["jobs"]]})
         answer = storeless_store.create("acme", {**request, "jobs": request["jobs"]})
-        assert _without_clock(answer) == _without_clock(expected)
+        assert without_clock(answer) == without_clock(expected)
     assert storeless_store.company("acme").jobs == {}
     assert storeless_store.company("acme").templates == {}
     with pytest.raises(RequestRefused, match="unknown job id"):

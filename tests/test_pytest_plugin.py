@@ -24,6 +24,7 @@ def _snippet() -> str:
     return textwrap.dedent("\n\n".join(block[:2])) + "\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ini", ["", "[pytest]\nasyncio_default_fixture_loop_scope = module\n"])
 def test_the_documented_snippet_passes_in_strict_mode(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ini: str

@@ -1,17 +1,24 @@
-"""The API key never leaves: not in errors, their chains, logs, or requests elsewhere."""
+"""The API key never leaves: not in errors, their chains, logs, or requests elsewhere.
+
+Cross-cutting (client, sender, aiohttp transport and error mapping all take part), so
+these live together here rather than spread over the modules' files.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from collections.abc import AsyncIterator, Iterator
 
+import aiohttp
 import pytest
 from aiohttp import web
+from aioresponses import aioresponses
 
 from hellotracks_async import BulkError, HellotracksClient, Job, RetryPolicy
 
-KEY = "sk-live-SECRET-4f9a"
+from ._helpers import CREATE, KEY, local_server, quick_client
 
 
 def _chain(exc: BaseException | None) -> Iterator[BaseException]:
@@ -31,13 +38,8 @@ async def _echo_key_badly(request: web.Request) -> web.Response:
 async def echoing_server() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_post("/api/{endpoint}", _echo_key_badly)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}/api/"
-    await runner.cleanup()
+    async with local_server(app) as url:
+        yield url
 
 
 async def test_an_echoed_key_in_a_malformed_answer_never_shows(
@@ -67,3 +69,29 @@ async def test_transport_errors_carry_no_aiohttp_exception() -> None:
     assert error.__cause__ is None
     assert error.__context__ is None
     assert KEY not in repr(error)
+
+
+async def test_key_never_in_logs_or_errors(
+    mocked: aioresponses, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    mocked.post(CREATE, status=401, body=f'{{"status": 401, "echoed API-Key": "{KEY}"}}')
+    mocked.post(CREATE, exception=aiohttp.ServerDisconnectedError())
+    mocked.post(CREATE, status=502, body="<html>bad gateway</html>")
+    mocked.post(CREATE, exception=asyncio.TimeoutError())
+    mocked.post(CREATE, status=429, headers={"Retry-After": "9999"})
+    texts: list[str] = []
+    async with quick_client(batch_size=1, max_concurrency=1, max_retries=1) as client:
+        texts += [repr(client), str(client), repr(vars(client))]
+        try:
+            await client.create_jobs([Job(destination_name=str(i)) for i in range(3)])
+        except BulkError as exc:
+            texts += [str(exc), repr(exc), repr(exc.result)]
+            for failure in exc.result.failures:
+                texts += [str(failure.exception), repr(failure.exception), repr(failure)]
+                cause = failure.exception.__cause__ or failure.exception.__context__
+                texts.append(repr(cause))
+    texts += [record.getMessage() for record in caplog.records]
+    texts += [caplog.text]
+    assert len(caplog.records) >= 3
+    assert all(KEY not in text for text in texts)

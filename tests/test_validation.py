@@ -12,7 +12,6 @@ import pytest
 from hellotracks_async import CustomField, Job, JobType, JobUpdate, ValidationError
 from hellotracks_async.converter import converter
 from hellotracks_async.validation import (
-    unknown_wire_names,
     validate_create,
     validate_edit,
     validate_edit_pair,
@@ -171,12 +170,3 @@ def test_unknown_names_pass_only_when_allowed() -> None:
         validate_create({"newField2027": Decimal(1)}, index=0, allow_unknown=True)
     with pytest.raises(ValidationError, match="not a string"):
         validate_create({1: "x"}, index=0, allow_unknown=True)  # type: ignore[dict-item]
-
-
-def test_unknown_wire_names_for_a_header() -> None:
-    header = ["destination_name", "destinationLat", "custom_PO", "ts_check_in", "notes", "qq"]
-    assert unknown_wire_names(header) == {"notes": "textDispatcher", "qq": None}
-    assert unknown_wire_names(["custom_", "destination-lat"]) == {
-        "custom_": None,
-        "destination-lat": "destinationLat",
-    }

@@ -40,7 +40,6 @@ __all__ = [
     "check_rows",
     "describe",
     "failure_columns",
-    "import_rows",
 ]
 
 
@@ -345,24 +344,3 @@ class Importer:
             self.stats.elapsed = time.perf_counter() - started
         self._refresh()
         return self.stats
-
-
-async def import_rows(
-    client: HellotracksClient,
-    rows: RowReader,
-    failures: FailuresWriter,
-    *,
-    edit: bool,
-    report: Callable[[str], object] = print,
-    on_progress: Callable[[ImportStats], object] | None = None,
-) -> ImportStats:
-    """Send every row of ``rows`` (creates, or ``(id, fields)`` edits with ``edit``);
-    write each failed row to ``failures``; return the counts. Without a journal: see
-    :class:`Importer` for the crash-safe form.
-
-    Example::
-
-        stats = await import_rows(client, rows, failures, edit=False)
-    """
-    importer = Importer(rows, failures, edit=edit, report=report, on_progress=on_progress)
-    return await importer.run(client)

@@ -1,4 +1,5 @@
-"""The demo: in-process with exact counts, and once through the real console script."""
+"""The demo (hellotracks_async.cli.demo): in-process with exact counts, and once through
+the real console script."""
 
 from __future__ import annotations
 
@@ -7,11 +8,9 @@ import os
 import sys
 from pathlib import Path
 
-import hellotracks_async
 from hellotracks_async.cli.demo import DemoReport, run_demo
 
-#: The checkout whose package the console script must import (ahead of any installed one).
-ROOT = Path(hellotracks_async.__file__).resolve().parents[1]
+from ._cli import ROOT
 
 
 async def test_run_demo_loses_nothing_and_duplicates_nothing_under_faults() -> None:
