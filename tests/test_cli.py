@@ -20,12 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from hellotracks_async import HellotracksClient, Job
 from hellotracks_async.cli import build_parser, main
 from hellotracks_async.testing import FakeHellotracks, Faults
 
 from ._cli import SCRIPT, cli, env_for, write_csv
+from ._helpers import local_server
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -512,3 +514,24 @@ def test_importing_the_package_loads_neither_the_cli_nor_tqdm() -> None:
     )
     assert "'tqdm'" in loaded.stdout
     assert "'hellotracks_async.cli.commands'" in loaded.stdout
+
+
+async def test_an_echoed_key_never_reaches_the_failures_file(tmp_path: Path) -> None:
+    """A server that echoes the request headers in a malformed success answer: the
+    rows fail, and neither the output nor the failures file holds the key."""
+    secret = "s3cret-echoed-77aa"
+
+    async def echo_headers(request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response({"status": 0, "jobs": "none", "echo": dict(request.headers)})
+
+    app = web.Application()
+    app.router.add_post("/api/{endpoint}", echo_headers)
+    source = write_csv(tmp_path / "jobs.csv", ["destinationName"], [["A"], ["B"]])
+    async with local_server(app) as url:
+        env = env_for(None, HELLOTRACKS_API_KEY=secret, HELLOTRACKS_BASE_URL=url)
+        run = await cli("-v", "import", source, env=env)
+    failures = tmp_path / "jobs.failures.csv"
+    assert run.code == 1, run.err
+    assert "***" in failures.read_text()  # the excerpt is there, redacted
+    assert secret not in run.out + run.err + failures.read_text()
