@@ -101,35 +101,38 @@ class BatchSender:
     async def _attempts(
         self, operation: Operation, prepared: Prepared, until: float | None
     ) -> BatchOutcome:
-        """Send one request under the retry policy; failures come back in the outcome."""
-        attempts = 0
+        """Send one request under the retry policy; failures come back in the outcome.
+
+        ``requests`` counts the attempts that went out: one the throttle held past its
+        deadline was never sent, and a batch with none is reported as not sent.
+        """
+        requests = 0
         give_up = time.monotonic() + self._retry.deadline
         if until is not None:
             give_up = min(give_up, until)
+
+        def post() -> Awaitable[Response]:  # called only once the throttle lets it go
+            nonlocal requests
+            requests += 1
+            return self._transport.post(operation.endpoint, prepared.body, timeout=self._timeout)
+
         try:
             async for attempt in self._retry.retrying(
                 idempotent=prepared.idempotent, label=prepared.label, until=until
             ):
                 with attempt:
-                    attempts += 1
-                    answer = await self._post(operation.endpoint, prepared, give_up)
-                    return operation.outcome(
-                        prepared, answer, requests=attempts, retries=attempts - 1
-                    )
+                    response = await self.pacer.send(post, deadline=give_up)
+                    answer = self._read(response, prepared.label)
+                    retries = max(0, requests - 1)
+                    return operation.outcome(prepared, answer, requests=requests, retries=retries)
         except Exception as exc:
             error = self._as_ours(exc)
-            logger.warning("%s failed after %d attempt(s): %s", prepared.label, attempts, error)
-            return prepared.failed(error, requests=attempts, retries=attempts - 1)
+            logger.warning("%s failed after %d request(s): %s", prepared.label, requests, error)
+            return prepared.failed(error, requests=requests, retries=max(0, requests - 1))
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
-    async def _post(self, endpoint: str, prepared: Prepared, give_up: float) -> dict[str, object]:
-        """One attempt, paced: the throttle may hold it, but not past ``give_up``."""
-
-        def post() -> Awaitable[Response]:
-            return self._transport.post(endpoint, prepared.body, timeout=self._timeout)
-
-        response = await self.pacer.send(post, deadline=give_up)
-        logger.debug("%s: HTTP %d, %d bytes", prepared.label, response.status, len(response.body))
+    def _read(self, response: Response, label: str) -> dict[str, object]:
+        logger.debug("%s: HTTP %d, %d bytes", label, response.status, len(response.body))
         return parse_answer(response.status, response.headers, response.body, redact=self._redact)
 
     def _as_ours(self, exc: Exception) -> HellotracksError:

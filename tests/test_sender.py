@@ -15,17 +15,19 @@ import pytest
 
 from hellotracks_async import (
     APIError,
+    HellotracksClient,
     Job,
     JobUpdate,
     MockTransport,
     RateLimitError,
     Request,
     Response,
+    RetryPolicy,
     ServerError,
     TransportError,
 )
 
-from ._helpers import KEY, Scripted, echo, quick_client, sent
+from ._helpers import KEY, Scripted, echo, numbered_jobs, quick_client, sent
 
 # -- halving refused batches --------------------------------------------------------------
 
@@ -199,3 +201,26 @@ async def test_requests_are_logged_at_debug_without_the_key(
     assert len(debug) == 2
     assert debug[1].startswith("createjobs #0-0: HTTP 200, ")
     assert KEY not in caplog.text
+
+
+async def test_a_batch_the_throttle_holds_past_its_deadline_is_reported_not_sent() -> None:
+    answers = iter([Response(429, {"Retry-After": "5"}, b"")])
+
+    def handler(request: Request) -> Response:
+        return next(answers, None) or echo(request)
+
+    retry = RetryPolicy(deadline=1.0, backoff=0, max_backoff=0)
+    async with HellotracksClient(
+        "key",
+        transport=MockTransport(handler),
+        batch_size=1,
+        max_concurrency=1,
+        adaptive=False,
+        retry=retry,
+    ) as client:
+        result = await client.create_jobs(numbered_jobs(2), raise_on_error=False)
+    first, second = result.failures
+    assert (first.indices, first.sent) == ((0,), True)  # answered 429: sent
+    assert (second.indices, second.sent) == ((1,), False)  # held by the pause: never sent
+    assert "not sent" in str(second.exception)
+    assert result.requests == 1
