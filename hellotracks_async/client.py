@@ -55,9 +55,9 @@ from .models import Job, JobUpdate
 from .operations import CreateJobs, EditJobs, Operation
 from .pacing import Pacer
 from .results import BatchOutcome, BulkResult
-from .retrying import RetryPolicy
+from .retrying import RetryPolicy, retry_policy
 from .sender import BatchSender
-from .settings import check_base_url, positive_or_none, retry_policy, whole_number
+from .settings import check_base_url, number, positive_or_none, whole_number
 from .throttle import Throttle
 from .transport import Transport
 from .validation import validate_create, validate_edit_pair
@@ -125,8 +125,7 @@ class HellotracksClient:
             raise ConfigurationError("no API key: pass api_key= or set HELLOTRACKS_API_KEY")
         self._batch_size = whole_number("batch_size", batch_size, 1)
         self._max_concurrency = whole_number("max_concurrency", max_concurrency, 1)
-        if positive_or_none("timeout", timeout) is None:
-            raise ConfigurationError("timeout must be a positive number, got None")
+        number("timeout", timeout, low=0, above=True)
         self._retry = retry_policy(retry, max_retries)
         self._base_url = check_base_url(
             base_url or os.environ.get("HELLOTRACKS_BASE_URL") or DEFAULT_BASE_URL

@@ -36,34 +36,18 @@ from .errors import (
     ServerError,
     TransportError,
 )
+from .settings import number
 
-__all__ = ["RetryPolicy", "blames_input"]
+__all__ = ["RetryPolicy", "blames_input", "retry_policy"]
 
 logger = logging.getLogger("hellotracks_async")
 
 
-def _number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise ConfigurationError(f"{name} must be a number, got {value!r}")
-    return float(value)
-
-
-def _at_least(low: float, *, whole: bool = False) -> Any:
-    """An attrs validator raising :class:`ConfigurationError` under the user's name."""
+def _at_least(low: float, *, whole: bool = False, above: bool = False) -> Any:
+    """An attrs validator raising :class:`ConfigurationError` under the field's name."""
 
     def check(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if whole and (isinstance(value, bool) or not isinstance(value, int)):
-            raise ConfigurationError(f"{attribute.name} must be a whole number, got {value!r}")
-        if _number(value, attribute.name) < low:
-            raise ConfigurationError(f"{attribute.name} must be at least {low}, got {value!r}")
-
-    return check
-
-
-def _above(low: float) -> Any:
-    def check(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if _number(value, attribute.name) <= low:
-            raise ConfigurationError(f"{attribute.name} must be above {low}, got {value!r}")
+        number(attribute.name, value, low=low, whole=whole, above=above)
 
     return check
 
@@ -84,7 +68,7 @@ class RetryPolicy:
     """
 
     max_retries: int = attrs.field(default=5, validator=_at_least(0, whole=True))
-    deadline: float = attrs.field(default=120.0, validator=_above(0))
+    deadline: float = attrs.field(default=120.0, validator=_at_least(0, above=True))
     backoff: float = attrs.field(default=0.5, validator=_at_least(0))
     max_backoff: float = attrs.field(default=30.0, validator=_at_least(0))
     max_retry_after: float = attrs.field(default=60.0, validator=_at_least(0))
@@ -176,6 +160,23 @@ class RetryPolicy:
 
 def _failure(state: tenacity.RetryCallState) -> BaseException | None:
     return state.outcome.exception() if state.outcome else None
+
+
+def retry_policy(retry: RetryPolicy | None, max_retries: int | None) -> RetryPolicy:
+    """The policy from ``retry=`` or the ``max_retries=`` shorthand (not both).
+
+    Example::
+
+        >>> retry_policy(None, 3).max_retries
+        3
+    """
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        raise ConfigurationError(f"retry must be a RetryPolicy, got {retry!r}")
+    if max_retries is None:
+        return retry or RetryPolicy()
+    if retry is not None:
+        raise ConfigurationError("pass max_retries inside retry=RetryPolicy(...), not both")
+    return RetryPolicy(max_retries=max_retries)
 
 
 def blames_input(exc: BaseException) -> bool:

@@ -10,13 +10,13 @@ Example::
 from __future__ import annotations
 
 import ipaddress
+import math
 from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
-from .retrying import RetryPolicy
 
-__all__ = ["check_base_url", "positive_or_none", "retry_policy", "whole_number"]
+__all__ = ["check_base_url", "number", "positive_or_none", "whole_number"]
 
 
 def _is_local(host: str | None) -> bool:
@@ -46,20 +46,52 @@ def check_base_url(base_url: str) -> str:
     )
 
 
-def whole_number(name: str, value: Any, low: int) -> int:
-    """``value`` if it is a whole number of at least ``low``; else a
-    :class:`ConfigurationError` naming ``name``.
+def number(
+    name: str, value: Any, *, low: float = -math.inf, above: bool = False, whole: bool = False
+) -> Any:
+    """``value`` if it is a number (a whole one with ``whole``) of at least ``low`` (above
+    it with ``above``); else a :class:`ConfigurationError` naming ``name``. The one check
+    behind every numeric setting, :class:`RetryPolicy` fields included.
 
     Example::
 
-        >>> whole_number("batch_size", 0, 1)
+        >>> number("timeout", 30, low=0, above=True)
+        30
+        >>> number("max_retries", -1, low=0, whole=True)
         Traceback (most recent call last):
         ...
-        hellotracks_async.errors.ConfigurationError: batch_size must be a whole number ...1, got 0
+        hellotracks_async.errors.ConfigurationError: max_retries must be ... 0, got -1
     """
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigurationError(f"{name} must be a whole number of at least {low}, got {value!r}")
+    kind = "a whole number" if whole else "a number"
+    if above and low == 0:
+        wanted = "a positive whole number" if whole else "a positive number"
+    elif above:
+        wanted = f"{kind} above {low:g}"
+    elif low > -math.inf:
+        wanted = f"{kind} of at least {low:g}"
+    else:
+        wanted = kind
+    fits = (
+        not isinstance(value, bool)
+        and isinstance(value, int if whole else (int, float))
+        and value == value  # not nan
+        and (value > low if above else value >= low)
+    )
+    if not fits:
+        raise ConfigurationError(f"{name} must be {wanted}, got {value!r}")
     return value
+
+
+def whole_number(name: str, value: Any, low: int) -> int:
+    """``value`` if it is a whole number of at least ``low`` (see :func:`number`).
+
+    Example::
+
+        >>> whole_number("batch_size", 100, 1)
+        100
+    """
+    result: int = number(name, value, low=low, whole=True)
+    return result
 
 
 def positive_or_none(name: str, value: Any) -> float | None:
@@ -70,25 +102,4 @@ def positive_or_none(name: str, value: Any) -> float | None:
         >>> positive_or_none("max_rate", 5), positive_or_none("max_rate", None)
         (5.0, None)
     """
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigurationError(f"{name} must be a positive number or None, got {value!r}")
-    return float(value)
-
-
-def retry_policy(retry: RetryPolicy | None, max_retries: int | None) -> RetryPolicy:
-    """The policy from ``retry=`` or the ``max_retries=`` shorthand (not both).
-
-    Example::
-
-        >>> retry_policy(None, 3).max_retries
-        3
-    """
-    if retry is not None and not isinstance(retry, RetryPolicy):
-        raise ConfigurationError(f"retry must be a RetryPolicy, got {retry!r}")
-    if max_retries is None:
-        return retry or RetryPolicy()
-    if retry is not None:
-        raise ConfigurationError("pass max_retries inside retry=RetryPolicy(...), not both")
-    return RetryPolicy(max_retries=max_retries)
+    return None if value is None else float(number(name, value, low=0, above=True))
