@@ -19,7 +19,13 @@ from typing import Any
 
 import pytest
 
-from hellotracks_async import ConfigurationError, HellotracksClient, HellotracksError, MockTransport
+from hellotracks_async import (
+    ConfigurationError,
+    HellotracksClient,
+    HellotracksError,
+    MockTransport,
+    RetryPolicy,
+)
 
 from ._helpers import KEY, Upserting, mock_client, numbered_jobs
 
@@ -119,3 +125,19 @@ async def test_a_bad_deadline_is_refused_naming_it() -> None:
     async with mock_client(MockTransport(Upserting())) as client:
         with pytest.raises(ConfigurationError, match="deadline must be a positive number"):
             await client.create_jobs(numbered_jobs(1), deadline=-1)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"batch_size": 0}, "batch_size must be a whole number of at least 1"),
+        ({"max_concurrency": True}, "max_concurrency must be a whole number"),
+        ({"timeout": 0}, "timeout must be a positive number"),
+        ({"max_rate": -2}, "max_rate must be a positive number"),
+        ({"unreachable_after": -1}, "unreachable_after must be a whole number of at least 0"),
+        ({"max_retries": 3, "retry": RetryPolicy()}, "not both"),
+    ],
+)
+def test_a_bad_client_setting_names_the_argument(settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        HellotracksClient(KEY, **settings)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from hellotracks_async import (
     APIError,
     AuthenticationError,
+    ConfigurationError,
     RateLimitError,
     ServerError,
     TransportError,
@@ -43,3 +46,17 @@ def test_backoff_grows_and_is_capped_and_honours_retry_after() -> None:
     assert [policy.wait_seconds(None, n) for n in range(1, 6)] == [0.5, 1.0, 2.0, 4.0, 4.0]
     limited = RateLimitError("x", http_status=429, retry_after=9.0)
     assert policy.wait_seconds(limited, 1) == 9.0
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: RetryPolicy(max_retries=-1), "max_retries must be a whole number of at least 0"),
+        (lambda: RetryPolicy(max_retries=1.5), "max_retries must be a whole number"),
+        (lambda: RetryPolicy(deadline=0), "deadline must be a positive number"),
+        (lambda: RetryPolicy(backoff="x"), "backoff must be a number of at least 0"),
+    ],
+)
+def test_a_bad_retry_setting_names_the_argument(make: Any, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        make()
