@@ -33,6 +33,20 @@ def _rows(count: int) -> list[list[str]]:
     return [[f"Stop {i}", str(i % 10)] for i in range(count)]
 
 
+async def _spawn(source: Path, fake: FakeHellotracks, *flags: str) -> asyncio.subprocess.Process:
+    """``hellotracks-async import SOURCE`` against ``fake``, its output piped."""
+    return await asyncio.create_subprocess_exec(
+        SCRIPT,
+        "import",
+        str(source),
+        "--no-progress",
+        *flags,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env_for(fake),
+    )
+
+
 class _Import:
     """One ``hellotracks-async import`` subprocess."""
 
@@ -42,17 +56,7 @@ class _Import:
 
     @classmethod
     async def start(cls, source: Path, fake: FakeHellotracks, *flags: str) -> _Import:
-        process = await asyncio.create_subprocess_exec(
-            SCRIPT,
-            "import",
-            str(source),
-            "--no-progress",
-            *flags,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env_for(fake),
-        )
-        return cls(process)
+        return cls(await _spawn(source, fake, *flags))
 
     async def requests_reach(self, fake: FakeHellotracks, count: int) -> None:
         """Wait until the fake has seen ``count`` createjobs requests (polling)."""
@@ -173,16 +177,7 @@ async def test_a_second_ctrl_c_aborts_at_once_and_the_same_command_still_finishe
     source = write_csv(tmp_path / "jobs.csv", ["destinationName", "priority"], rows)
     flags = ("--batch-size", "100", "--concurrency", "4")
     async with FakeHellotracks() as fake:
-        process = await asyncio.create_subprocess_exec(
-            SCRIPT,
-            "import",
-            str(source),
-            "--no-progress",
-            *flags,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env_for(fake),
-        )
+        process = await _spawn(source, fake, *flags)
         assert process.stdout is not None
         assert process.stderr is not None
         while fake.requests["createjobs"] < 6:
