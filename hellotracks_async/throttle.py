@@ -367,8 +367,8 @@ class Throttle:
         """Report an answer that was not a throttle: the learned rate probes upwards."""
         now = self._clock()
         self._evidence.answer(now, throttled=False)
-        if self._learned is None:
-            return
+        if self._learned is None or now < self._pause_until:
+            return  # during a pause nothing is sent: the meter would read a rate of 0
         probe = self._cubic.rate_at(now)
         self._set_learned(min(probe, 2.0 * self._meter.rate(now)), now)
 

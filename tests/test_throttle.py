@@ -163,6 +163,24 @@ async def test_rate_drops_on_throttle_and_recovers_over_time() -> None:
     assert rates[-1] > 10.0  # past the throttled rate: it probes for more
 
 
+async def test_answers_during_a_pause_keep_the_learned_rate() -> None:
+    # The requests that got a token before the 429 answer while everyone is paused.
+    # Nothing is sent then, so the rate sent reads 0; the learned rate must not follow
+    # it down (it did: 0.5/s, the floor, and seconds to climb back against 5/s).
+    vt = VirtualTime()
+    throttle = vt.throttle()
+    for i in range(20):
+        vt.now = i * 0.1
+        await throttle.acquire()
+    throttle.on_throttled(1.0, sent_at=vt.now)
+    learned = throttle.rate
+    assert learned == pytest.approx(7.0)
+    for step in range(5):  # five answers within the pause
+        vt.now = 1.95 + step * 0.05
+        throttle.on_success()
+    assert throttle.rate == learned
+
+
 async def test_answers_to_one_event_lower_the_rate_once() -> None:
     vt = VirtualTime()
     throttle = vt.throttle()
