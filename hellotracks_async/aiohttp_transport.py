@@ -89,6 +89,9 @@ class AiohttpTransport:
             error = TransportError(f"no answer within {timeout} s", maybe_sent=True)
         except aiohttp.ClientError as exc:
             error = TransportError(f"{type(exc).__name__}: {_safe_text(exc)}", maybe_sent=True)
+        except Exception as exc:  # a fault inside aiohttp (seen: an AttributeError)
+            text = f"unexpected {type(exc).__name__} in aiohttp: {exc}"[:200]
+            error = TransportError(text.replace(self._headers["API-Key"], "***"), maybe_sent=True)
         raise error  # outside the except blocks: no aiohttp exception in its context
 
     def check_loop(self) -> None:

@@ -32,6 +32,7 @@ from hellotracks_async import (
     RetryPolicy,
     TransportError,
 )
+from hellotracks_async.aiohttp_transport import AiohttpTransport
 
 from ._helpers import (
     CREATE,
@@ -230,6 +231,8 @@ TRANSIENT: list[dict[str, Any]] = [
     {"exception": aiohttp.ServerDisconnectedError()},
     {"exception": aiohttp.ClientOSError(104, "Connection reset by peer")},
     {"exception": asyncio.TimeoutError()},
+    # a fault inside aiohttp itself, seen once under load: retried like a lost answer
+    {"exception": AttributeError("'NoneType' object has no attribute 'getall'")},
 ]
 
 
@@ -290,6 +293,21 @@ async def test_a_connect_timeout_is_surely_unsent_and_retried_without_keys(
     async with quick_client() as client:
         result = await client.create_jobs([{"destinationName": "a"}], idempotency=False)
     assert (result.ok, result.retries) == (True, 1)
+
+
+async def test_a_fault_inside_aiohttp_is_a_transport_error_without_key_or_chain(
+    mocked: aioresponses,
+) -> None:
+    mocked.post(CREATE, exception=RuntimeError(f"broken state near API-Key: {KEY}"))
+    transport = AiohttpTransport(CREATE.removesuffix("createjobs"), KEY)
+    with pytest.raises(TransportError) as caught:
+        await transport.post("createjobs", b"{}", timeout=5)
+    await transport.aclose()
+    error = caught.value
+    assert error.maybe_sent  # it may have reached the server: only keyed jobs are resent
+    assert str(error) == "unexpected RuntimeError in aiohttp: broken state near API-Key: ***"
+    assert error.__context__ is None
+    assert error.__cause__ is None
 
 
 # -- against a local aiohttp server: cancellation, refused connections -------------------
