@@ -16,9 +16,14 @@ limit of 10, about 3.5 and 7 at 55).
   top). A round trip whose *lowest* sample shows a queue over ``alpha`` (a standing
   queue, not the momentary one of a burst) ends slow start at the no-queue level.
 - **Congestion avoidance** (TCP Vegas): once per round trip, on the round's *median*
-  round trip (one slow answer, e.g. a pause of the client, does not count), the limit
-  grows by ``alpha`` while ``queue < alpha`` and drops to the no-queue level plus
-  ``alpha`` while ``queue > beta``.
+  round trip (one slow answer does not count), the limit grows by ``alpha`` while
+  ``queue < alpha`` and drops to the no-queue level plus ``alpha`` once ``queue > beta``
+  two rounds in a row (a pause of the client, e.g. a garbage collection, delays every
+  answer of one round; a queue at the server stays).
+- **Spacing** (after slow start): :attr:`~AdaptiveLimit.spacing` is half the minimum
+  round trip shared by the limit. The :class:`~hellotracks_async.pacing.Pacer` leaves
+  it between two sends, so a full window goes out over half a round trip, not at once
+  after the client was busy.
 - **Multiplicative decrease** (TCP AIMD): an overloaded sample (429, 503, a timeout)
   halves the limit. A decrease happens at most once per round trip, so a burst of
   answers to one event counts once.
@@ -65,6 +70,10 @@ class ConcurrencyLimit(Protocol):
     def limit(self) -> int:
         """How many requests may be in flight now (at least 1)."""
 
+    @property
+    def spacing(self) -> float:
+        """Seconds to leave between two sends (0: none)."""
+
     def on_sample(self, *, rtt: float, in_flight: int, overloaded: bool) -> None:
         """Report one finished attempt.
 
@@ -97,6 +106,11 @@ class FixedLimit:
         """The fixed limit."""
         return self._limit
 
+    @property
+    def spacing(self) -> float:
+        """None: a fixed window sends as fast as places free up."""
+        return 0.0
+
     def on_sample(self, *, rtt: float, in_flight: int, overloaded: bool) -> None:
         """Ignored: a fixed limit does not learn."""
 
@@ -127,6 +141,7 @@ class AdaptiveLimit:
         "_limit",
         "_probe_left",
         "_probe_min",
+        "_queued",
         "_round_in_flight",
         "_round_rtts",
         "_round_samples",
@@ -177,11 +192,22 @@ class AdaptiveLimit:
         self._rounds_left = probe_rounds  # round trips until the next min-RTT probe
         self._probe_left = 0  # samples left in a running probe (0: none)
         self._probe_min = math.inf
+        self._queued = False  # the last round saw a queue over beta
 
     @property
     def limit(self) -> int:
         """How many requests may be in flight now."""
         return self._limit
+
+    @property
+    def spacing(self) -> float:
+        """After slow start, half a minimum round trip shared by the limit: a full
+        window goes out over at least half a round trip, never in one burst. 0 in
+        slow start and before a round trip was measured (overload can end slow start
+        before any answer came back)."""
+        if self.slow_start or self.min_rtt == math.inf:
+            return 0.0
+        return self.min_rtt / (2 * self._value)
 
     def on_sample(self, *, rtt: float, in_flight: int, overloaded: bool) -> None:
         """Learn from one finished attempt (see :class:`ConcurrencyLimit`)."""
@@ -227,11 +253,13 @@ class AdaptiveLimit:
         queue = in_flight * (1.0 - self.min_rtt / rtt)
         alpha, beta = self._alpha, self._alpha * self.beta / self.alpha
         target = in_flight - queue + alpha  # the no-queue level, plus alpha
+        queued_before, self._queued = self._queued, queue > beta
         if self.slow_start:
             if queue > alpha:  # a standing queue: slow start is over
                 self._decrease(target)
         elif queue > beta:
-            self._decrease(target)
+            if queued_before:  # two rounds in a row: a pause of the client spans one
+                self._decrease(target)
         elif queue < alpha and 2 * in_flight >= self._limit:  # and the window was used
             self._set(self._value + alpha)
         self._round_size = self._limit

@@ -1,10 +1,14 @@
 """Pacing: how fast and how wide a client sends, learned from the server's answers.
 
-A :class:`Pacer` is shared by every request of a client. Before each attempt it waits
-for the client-wide :class:`~hellotracks_async.throttle.Throttle` (a pause after a 429,
-the learned or fixed sending rate); after it, it feeds what the answer showed to the
-throttle and to the :class:`~hellotracks_async.concurrency.ConcurrencyLimit` that says how
-many batches the engine may keep in flight:
+A :class:`Pacer` is shared by every request of a client. Before each attempt it leaves
+the limit's ``spacing`` since the previous attempt (an adaptive limit past slow start
+spreads a full window over half a round trip, so a client that was busy, e.g. in a
+garbage collection, does not answer the pile of answers it then reads with a burst of
+requests that queue at the server), then waits for the client-wide
+:class:`~hellotracks_async.throttle.Throttle` (a pause after a 429, the learned or fixed
+sending rate). After it, it feeds what the answer showed to the throttle and to the
+:class:`~hellotracks_async.concurrency.ConcurrencyLimit` that says how many batches the
+engine may keep in flight:
 
 =================================  =========================================
 answer                             learned
@@ -30,6 +34,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -52,10 +57,20 @@ class Pacer:
         response = await pacer.send(lambda: transport.post(endpoint, body, timeout=30))
     """
 
-    def __init__(self, limit: ConcurrencyLimit, throttle: Throttle) -> None:
+    def __init__(
+        self,
+        limit: ConcurrencyLimit,
+        throttle: Throttle,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
         self._limit = limit
         self.throttle = throttle
         self.in_flight = 0  # attempts on the wire now
+        self._clock = clock
+        self._sleep = sleep
+        self._next_send = -math.inf  # no attempt starts before this clock() value
 
     @property
     def limit(self) -> int:
@@ -65,28 +80,43 @@ class Pacer:
     async def send(
         self, post: Callable[[], Awaitable[Response]], *, deadline: float | None = None
     ) -> Response:
-        """Wait for the throttle, make the attempt, learn from its answer.
+        """Wait for the spacing and the throttle, make the attempt, learn from its answer.
 
         ``deadline`` (a ``time.monotonic()`` value): if the throttle would hold the
         attempt past it, nothing is sent and :class:`RateLimitError` is raised.
         """
+        await self._space()
         if not await self.throttle.acquire(deadline=deadline):
             raise RateLimitError(  # an infinite wait: never retried
                 "not sent: the rate limit holds it past its deadline", retry_after=math.inf
             )
-        sent_at = time.monotonic()
+        sent_at = self._clock()
         self.in_flight += 1
-        in_flight = self.in_flight
+        at_send = self.in_flight
         try:
             response = await post()
         except TransportError as exc:
             if exc.maybe_sent:  # a timeout or a lost answer: the server may be drowning
-                self._sample(sent_at, in_flight, overloaded=True)
+                self._sample(sent_at, max(at_send, self.in_flight), overloaded=True)
             raise
         finally:
             self.in_flight -= 1
-        self._learn(response, sent_at, in_flight)
+        # The most in flight while it was out, at its send or at its answer (+ 1: itself):
+        # the first of a burst of sends saw only itself.
+        self._learn(response, sent_at, max(at_send, self.in_flight + 1))
         return response
+
+    async def _space(self) -> None:
+        """Leave the limit's ``spacing`` between two attempts, so that the answers a
+        busy client reads at once do not send as many requests at once."""
+        spacing = self._limit.spacing
+        if not spacing:
+            return
+        now = self._clock()
+        at = max(now, self._next_send)
+        self._next_send = at + spacing
+        if at > now:
+            await self._sleep(at - now)
 
     def _learn(self, response: Response, sent_at: float, in_flight: int) -> None:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -100,5 +130,5 @@ class Pacer:
             self.throttle.on_success()
 
     def _sample(self, sent_at: float, in_flight: int, *, overloaded: bool) -> None:
-        rtt = time.monotonic() - sent_at
+        rtt = self._clock() - sent_at
         self._limit.on_sample(rtt=rtt, in_flight=in_flight, overloaded=overloaded)
