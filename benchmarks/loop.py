@@ -131,6 +131,15 @@ async def _full(server: ServerProcess, jobs: list[Job]) -> dict[str, Any]:
     return {"jobs": len(jobs), "succeeded": result.succeeded, "result": result}
 
 
+async def _full_streamed(server: ServerProcess, jobs: list[Job]) -> dict[str, Any]:
+    """The same jobs through ``stream_create_jobs``, each batch's jobs used and dropped."""
+    succeeded = 0
+    async with HellotracksClient(server.api_key, base_url=server.base_url) as client:
+        async for outcome in client.stream_create_jobs(jobs):
+            succeeded += len(outcome.jobs)
+    return {"jobs": len(jobs), "succeeded": succeeded}
+
+
 async def _large_list(server: ServerProcess, jobs: list[Job], sent_jobs: int) -> dict[str, Any]:
     """create_jobs of the whole list, cancelled once ``sent_jobs`` are done."""
     done = asyncio.Event()
@@ -173,6 +182,7 @@ async def measure(
     full_jobs = list(shapes.jobs("full", jobs))
     report = {"full": await _observed(_full(server, full_jobs))}
     report["full_gc_off"] = await _observed(_full(server, full_jobs), gc_off=True)
+    report["full_streamed"] = await _observed(_full_streamed(server, full_jobs))
     del full_jobs
     distinct = [shapes.job("minimal", index) for index in range(1000)]
     large = [distinct[index % 1000] for index in range(large_jobs)]

@@ -15,7 +15,6 @@ Example::
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -220,7 +219,7 @@ class ResultAssembler:
             indices.extend(outcome.indices)
             jobs.extend(outcome.jobs)
             failures.extend(outcome.failures)
-        if any(a > b for a, b in itertools.pairwise(indices)):  # a batch split in parts
+        if indices != sorted(indices):  # a batch split in parts (a sorted list sorts in C, fast)
             order = sorted(range(len(indices)), key=indices.__getitem__)
             indices = [indices[i] for i in order]
             jobs = [jobs[i] for i in order]
