@@ -14,7 +14,10 @@ stored job):
 The garbage collector's longest pause in the run (``gc.callbacks``) is reported beside
 the stall: a full collection over many live ``Job`` s is one pause no ``await`` breaks.
 ``full_gc_off`` repeats ``full`` with ``gc.disable()`` (informational, no target): the
-stall the SDK's own code causes, without the collector.
+stall the SDK's own code causes, without the collector. ``full_streamed`` (informational)
+sends the same jobs through ``stream_create_jobs`` and drops each batch's jobs: no
+result grows, yet a full collection still comes (objects alive in flight are promoted
+and counted towards it) and scans the caller's 100,000 input jobs.
 
 Example::
 
