@@ -48,6 +48,7 @@ from typing import Any, Final
 import aiohttp
 
 from .aiohttp_transport import AiohttpTransport
+from .batching import YIELD_EVERY
 from .concurrency import AdaptiveLimit, ConcurrencyLimit, FixedLimit
 from .engine import BulkEngine, Interrupted, ProgressCallback
 from .errors import ConfigurationError, HellotracksError
@@ -65,10 +66,6 @@ from .validation import validate_create, validate_edit_pair
 __all__ = ["DEFAULT_BASE_URL", "HellotracksClient", "JobsInput", "UpdatesInput"]
 
 DEFAULT_BASE_URL: Final = "https://api.hellotracks.com/api/"
-#: Seconds of validating a list between two yields to the event loop. Another task
-#: waiting on a timer sees up to about three of these at once (the timer, then its
-#: task's wake-up, each queued behind one more step), so 2 ms keeps stalls near 6 ms.
-_YIELD_EVERY: Final = 0.002
 
 #: What ``create_jobs`` takes: an iterable or async iterable of jobs or wire dicts.
 JobsInput = Iterable[Job | Mapping[str, Any]] | AsyncIterable[Job | Mapping[str, Any]]
@@ -370,12 +367,12 @@ def _pacer(max_concurrency: int, adaptive: bool, max_rate: float | None) -> Pace
 async def _validate_all(items: Sequence[Any], check: Callable[..., object], allow: bool) -> None:
     """Check every item, yielding to the event loop every few milliseconds (a list can
     hold a million jobs; the loop must stay responsive)."""
-    next_yield = time.monotonic() + _YIELD_EVERY
+    next_yield = time.monotonic() + YIELD_EVERY
     for index, item in enumerate(items):
         check(item, index, allow_unknown=allow)
         if index % 64 == 63 and time.monotonic() >= next_yield:
             await asyncio.sleep(0)
-            next_yield = time.monotonic() + _YIELD_EVERY
+            next_yield = time.monotonic() + YIELD_EVERY
 
 
 def _pairs(updates: UpdatesInput) -> Iterable[Any] | AsyncIterable[Any]:

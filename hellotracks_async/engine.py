@@ -286,7 +286,6 @@ class BulkEngine:
         run.running.add(task)
         run.repeated[task] = repeated
         return None
-        return None
 
     async def run(
         self,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -54,3 +56,26 @@ async def test_batches_consume_lazily() -> None:
         assert batch.start == 0
         break
     assert len(pulled) == 5
+
+
+async def test_a_slow_generator_is_read_in_steps_that_let_other_tasks_run() -> None:
+    # A generator that builds each item (rows of a file into Jobs) costs CPU per item;
+    # reading a whole batch in one step would hold the event loop for all of it.
+    ran: list[bool] = []
+
+    def slow_items() -> Iterator[int]:
+        for item in range(20):
+            time.sleep(0.001)  # CPU work of the caller's generator, 1 ms an item
+            yield item
+
+    async def other_task() -> None:
+        ran.append(True)
+
+    other = asyncio.create_task(other_task())
+    reader = batches(slow_items(), 20)
+    first = await anext(reader)
+    seen_while_reading = list(ran)
+    await other
+    await reader.aclose()
+    assert first.items == list(range(20))
+    assert seen_while_reading == [True]  # it ran before the 20 ms batch was complete
