@@ -256,7 +256,7 @@ def _loop(report: dict[str, Any]) -> list[str]:
         "first answer after s",
     ]
     rows = []
-    for name in ("full", "full_gc_off", "full_streamed", "large_list"):
+    for name in ("full", "full_gc_off", "full_streamed", "full_lazy_streamed", "large_list"):
         run = runs[name]
         first = run.get("until_first_answer_s")
         rows.append(
