@@ -150,7 +150,13 @@ def test_tiny_run_writes_every_section(tmp_path: Path) -> None:
 
 
 def _check_loop(runs: dict[str, Any]) -> None:
-    assert list(runs) == ["full", "full_gc_off", "full_streamed", "full_lazy_streamed", "large_list"]
+    assert list(runs) == [
+        "full",
+        "full_gc_off",
+        "full_streamed",
+        "full_lazy_streamed",
+        "large_list",
+    ]
     assert runs["full"]["jobs"] == runs["full"]["succeeded"] == 200
     assert runs["full_gc_off"]["succeeded"] == 200
     assert runs["large_list"]["jobs"] == 5000
