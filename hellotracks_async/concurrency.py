@@ -20,10 +20,11 @@ limit of 10, about 3.5 and 7 at 55).
   ``queue < alpha`` and drops to the no-queue level plus ``alpha`` once ``queue > beta``
   two rounds in a row (a pause of the client, e.g. a garbage collection, delays every
   answer of one round; a queue at the server stays).
-- **Spacing** (after slow start): :attr:`~AdaptiveLimit.spacing` is half the minimum
-  round trip shared by the limit. The :class:`~hellotracks_async.pacing.Pacer` leaves
-  it between two sends, so a full window goes out over half a round trip, not at once
-  after the client was busy.
+- **Spacing** (after slow start): :attr:`~AdaptiveLimit.spacing` is four fifths of the
+  minimum round trip shared by the limit. The :class:`~hellotracks_async.pacing.Pacer`
+  leaves it between two sends, so a full window goes out over most of a round trip,
+  not at once after the client was busy (a garbage collection): at most 1.25x the rate
+  the window sustains.
 - **Multiplicative decrease** (TCP AIMD): an overloaded sample (429, 503, a timeout)
   halves the limit. A decrease happens at most once per round trip, so a burst of
   answers to one event counts once.
@@ -54,6 +55,9 @@ __all__ = ["AdaptiveLimit", "ConcurrencyLimit", "FixedLimit"]
 
 #: in slow start, an answer this much slower than the minimum waited in a queue
 _SLOW_START_RTT = 1.5
+#: past slow start, a full window of sends is spread over this share of the minimum
+#: round trip: at most 1.25x the rate the window sustains, so a backlog still drains
+_WINDOW_SPREAD = 0.8
 
 
 @runtime_checkable
@@ -201,13 +205,13 @@ class AdaptiveLimit:
 
     @property
     def spacing(self) -> float:
-        """After slow start, half a minimum round trip shared by the limit: a full
-        window goes out over at least half a round trip, never in one burst. 0 in
-        slow start and before a round trip was measured (overload can end slow start
-        before any answer came back)."""
+        """After slow start, four fifths of the minimum round trip shared by the limit:
+        a full window goes out over most of a round trip, never in one burst. 0 in slow
+        start and before a round trip was measured (overload can end slow start before
+        any answer came back)."""
         if self.slow_start or self.min_rtt == math.inf:
             return 0.0
-        return self.min_rtt / (2 * self._value)
+        return _WINDOW_SPREAD * self.min_rtt / self._value
 
     def on_sample(self, *, rtt: float, in_flight: int, overloaded: bool) -> None:
         """Learn from one finished attempt (see :class:`ConcurrencyLimit`)."""

@@ -2,7 +2,7 @@
 
 A :class:`Pacer` is shared by every request of a client. Before each attempt it leaves
 the limit's ``spacing`` since the previous attempt (an adaptive limit past slow start
-spreads a full window over half a round trip, so a client that was busy, e.g. in a
+spreads a full window over most of a round trip, so a client that was busy, e.g. in a
 garbage collection, does not answer the pile of answers it then reads with a burst of
 requests that queue at the server), then waits for the client-wide
 :class:`~hellotracks_async.throttle.Throttle` (a pause after a 429, the learned or fixed

@@ -202,7 +202,7 @@ def test_sends_are_spaced_after_slow_start_only() -> None:
     limit.on_sample(rtt=0.2, in_flight=4, overloaded=False)
     assert (limit.slow_start, limit.spacing) == (True, 0.0)  # slow start: as fast as it may
     limit.slow_start = False
-    assert limit.spacing == pytest.approx(0.2 / (2 * limit.limit))  # a window per half RTT
+    assert limit.spacing == pytest.approx(0.8 * 0.2 / limit.limit)  # a window per 0.8 RTT
     assert FixedLimit(8).spacing == 0.0
 
 
