@@ -14,7 +14,9 @@ before and after a client learns them. A variant whose window is fixed and whose
 time would exceed both ``budget`` seconds and twice the profile's limit runs on fewer
 jobs (a multiple of the batch size), its limit computed for that count; an adaptive one
 always runs on all. ``naive`` is one job per request, one at a time,
-sleeping ``Retry-After`` on a 429, on a few jobs: the point is its ratio.
+sleeping ``Retry-After`` on a 429, on a few jobs: the point is its ratio. ``raw 64``
+(profiles without a rate: it does not retry a 429) sends the same batches pre-encoded
+with plain aiohttp, 64 in flight: the floor that the machine and the fake set.
 
 Example::
 
@@ -34,6 +36,7 @@ from typing import Any, Final
 
 import aiohttp
 import attrs
+import orjson
 
 from hellotracks_async import BulkError, HellotracksClient, Job
 
@@ -144,6 +147,11 @@ RATE_LIMITED: Final = Profile(
 )
 PROFILES: Final = (FAR, SMALL, RATE_LIMITED)
 
+#: The ``kwargs`` of the ``raw`` variant: plain aiohttp, not the SDK.
+RAW: Final[dict[str, Any]] = {}
+#: Requests in flight of the ``raw`` variant.
+RAW_WINDOW: Final = 64
+
 #: name -> HellotracksClient keywords (besides api_key, base_url, batch_size).
 VARIANTS: Final[dict[str, dict[str, Any]]] = {
     "defaults": {},
@@ -226,6 +234,31 @@ async def _run_naive(server: ServerProcess, wires: list[dict[str, Any]]) -> tupl
     return 0, None
 
 
+def _wire(prefix: str, index: int) -> dict[str, Any]:
+    return {**shapes.wire_job("minimal", index), "uidSecondary": f"{prefix}{index}"}
+
+
+async def _run_raw(server: ServerProcess, bodies: list[bytes], window: int) -> tuple[int, None]:
+    """Pre-encoded batches, ``window`` in flight, no retry: what the machine and the fake
+    allow a client that does no work of its own. A request not answered 200 with
+    ``status`` 0 counts its jobs as failed."""
+    headers = {"API-Key": server.api_key, "Content-Type": "application/json"}
+    places = asyncio.Semaphore(window)
+    failed = 0
+
+    async def send(body: bytes) -> None:
+        nonlocal failed
+        async with places, session.post(server.base_url + "createjobs", data=body) as answer:
+            ok = answer.status == 200 and orjson.loads(await answer.read())["status"] == 0
+        if not ok:
+            failed += len(orjson.loads(body)["data"]["jobs"])
+
+    connector = aiohttp.TCPConnector(limit=window)
+    async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
+        await asyncio.gather(*(send(body) for body in bodies))
+    return failed, None
+
+
 async def _measure_run(
     server: ServerProcess,
     profile: Profile,
@@ -236,15 +269,20 @@ async def _measure_run(
     batch: int,
     budget: float,
 ) -> dict[str, Any]:
-    """One variant on one profile (``kwargs=None``: the naive loop)."""
+    """One variant on one profile (``kwargs=None``: the naive loop; ``RAW``: plain aiohttp)."""
     await server.configure(**profile.capacity())
     prefix = f"{profile.name}-{name.replace(' ', '')}-"
     run: dict[str, Any] = {"full_jobs": profile.jobs}
-    if kwargs is None:
-        jobs = min(jobs, profile.naive_jobs)
-        wires = [
-            {**shapes.wire_job("minimal", i), "uidSecondary": f"{prefix}{i}"} for i in range(jobs)
+    if kwargs is RAW:
+        wires = [_wire(prefix, i) for i in range(jobs)]
+        bodies = [
+            orjson.dumps({"data": {"jobs": wires[at : at + batch]}}) for at in range(0, jobs, batch)
         ]
+        run.update(kwargs={}, dropped=[], window=RAW_WINDOW)
+        work = _run_raw(server, bodies, RAW_WINDOW)
+    elif kwargs is None:
+        jobs = min(jobs, profile.naive_jobs)
+        wires = [_wire(prefix, i) for i in range(jobs)]
         run.update(kwargs={}, dropped=[], window=1)
         work = _run_naive(server, wires)
     else:
@@ -302,7 +340,10 @@ async def measure(
             "profile": attrs.asdict(profile),
             "limit_s": profile.limit(profile.jobs, batch),
         }
-        for name, kwargs in [*(variants or VARIANTS).items(), ("naive", None)]:
+        runs: list[tuple[str, dict[str, Any] | None]] = [*(variants or VARIANTS).items()]
+        if profile.rate is None:  # raw does not retry a 429
+            runs.append((f"raw {RAW_WINDOW}", RAW))
+        for name, kwargs in [*runs, ("naive", None)]:
             section[name] = await _measure_run(
                 server, profile, name, kwargs, jobs=profile.jobs, batch=batch, budget=budget
             )
