@@ -112,7 +112,7 @@ class FixedLimit:
 
     @property
     def spacing(self) -> float:
-        """None: a fixed window sends as fast as places free up."""
+        """0: a fixed window sends as fast as places free up."""
         return 0.0
 
     def on_sample(self, *, rtt: float, in_flight: int, overloaded: bool) -> None:
