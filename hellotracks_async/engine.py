@@ -54,6 +54,7 @@ from .errors import (
     ServerError,
     TransportError,
     ValidationError,
+    unchained,
 )
 from .operations import Operation, Prepared
 from .results import BatchOutcome, BulkResult, Progress, ResultAssembler, Tally
@@ -328,7 +329,7 @@ class BulkEngine:
         )
         if isinstance(stopped, ValidationError):
             stopped.result = result
-            raise _without_context(stopped)
+            raise unchained(stopped)
         if stopped is not None:
             raise BulkInterrupted(result, stopped) from stopped
         if raise_on_error and result.failures:
@@ -348,12 +349,6 @@ def _not_sent(refusal: AuthenticationError) -> AuthenticationError:
         api_status=refusal.api_status,
         body=refusal.body,
     )
-
-
-def _without_context(exc: HellotracksError) -> HellotracksError:
-    exc.__context__ = None
-    exc.__suppress_context__ = True
-    return exc
 
 
 async def _cancel(tasks: set[asyncio.Task[BatchOutcome]]) -> None:

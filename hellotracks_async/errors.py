@@ -42,6 +42,7 @@ __all__ = [
     "ServerError",
     "TransportError",
     "ValidationError",
+    "unchained",
 ]
 
 _EXCERPT = 200
@@ -233,3 +234,27 @@ class BulkInterrupted(BulkError):
         HellotracksError.__init__(
             self, f"stopped after reading {read} input(s): {type(cause).__name__}: {cause}"
         )
+
+
+def unchained(exc: HellotracksError) -> HellotracksError:
+    """The error without the exceptions it was raised during (tenacity's, aiohttp's, a
+    caller's iterable's).
+
+    Their ``repr`` can show request headers, and with them the key; what the caller
+    needs is in our error's own message.
+
+    Example::
+
+        >>> try:
+        ...     try:
+        ...         raise KeyError("inner")
+        ...     except KeyError:
+        ...         raise HellotracksError("outer")
+        ... except HellotracksError as exc:
+        ...     unchained(exc).__context__ is None
+        True
+    """
+    exc.__cause__ = None
+    exc.__context__ = None
+    exc.__suppress_context__ = True
+    return exc

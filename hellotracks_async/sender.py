@@ -27,7 +27,7 @@ import time
 from collections.abc import Awaitable
 
 from .concurrency import FixedLimit
-from .errors import HellotracksError
+from .errors import HellotracksError, unchained
 from .operations import Operation, Prepared
 from .pacing import Pacer
 from .results import BatchOutcome
@@ -138,20 +138,8 @@ class BatchSender:
     def _as_ours(self, exc: Exception) -> HellotracksError:
         """``exc`` as a :class:`HellotracksError` with no chained exceptions, redacted."""
         if isinstance(exc, HellotracksError):
-            return _unchained(exc)
+            return unchained(exc)
         text = f"unexpected {type(exc).__name__}: {exc}"[:300]
         if self._redact:
             text = text.replace(self._redact, "***")
         return HellotracksError(text)
-
-
-def _unchained(exc: HellotracksError) -> HellotracksError:
-    """The error without the exceptions it was raised during (tenacity's, aiohttp's).
-
-    Their ``repr`` can show request headers, and with them the key; what the caller
-    needs is in our error's own message.
-    """
-    exc.__cause__ = None
-    exc.__context__ = None
-    exc.__suppress_context__ = True
-    return exc
