@@ -18,7 +18,7 @@ from typing import Final, Generic, TypeVar
 
 import attrs
 
-__all__ = ["YIELD_EVERY", "Batch", "Chunker", "batches", "first_repeat"]
+__all__ = ["YIELD_EVERY", "Batch", "Breather", "Chunker", "batches", "first_repeat"]
 
 #: Seconds of work on a long input between two yields to the event loop. Another task
 #: waiting on a timer sees up to about three such steps at once (the timer, then its
@@ -26,6 +26,31 @@ __all__ = ["YIELD_EVERY", "Batch", "Chunker", "batches", "first_repeat"]
 YIELD_EVERY: Final = 0.002
 
 _T = TypeVar("_T")
+
+
+class Breather:
+    """Says when a long stretch of synchronous work should yield to the event loop:
+    once :data:`YIELD_EVERY` seconds have passed since the last time it said so.
+
+    Example::
+
+        >>> breather = Breather()
+        >>> breather.due()  # checked at once: not yet
+        False
+    """
+
+    __slots__ = ("_next",)
+
+    def __init__(self) -> None:
+        self._next = time.monotonic() + YIELD_EVERY
+
+    def due(self) -> bool:
+        """True once the time is up (and the next interval starts now)."""
+        now = time.monotonic()
+        if now < self._next:
+            return False
+        self._next = now + YIELD_EVERY
+        return True
 
 
 @attrs.frozen
@@ -107,14 +132,12 @@ async def batches(
                 if batch := chunker.feed(item):
                     yield batch
         else:  # a generator may build each item (rows of a file): yield now and then
-            next_yield = time.monotonic() + YIELD_EVERY
+            breather = Breather()
             for item in source:
                 if batch := chunker.feed(item):
                     yield batch
-                    next_yield = time.monotonic() + YIELD_EVERY
-                elif time.monotonic() >= next_yield:
+                elif breather.due():
                     await asyncio.sleep(0)
-                    next_yield = time.monotonic() + YIELD_EVERY
     except Exception:
         if last := chunker.flush():
             yield last

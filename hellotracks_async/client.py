@@ -40,7 +40,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import time
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final
@@ -48,7 +47,7 @@ from typing import Any, Final
 import aiohttp
 
 from .aiohttp_transport import AiohttpTransport
-from .batching import YIELD_EVERY
+from .batching import Breather
 from .concurrency import AdaptiveLimit, ConcurrencyLimit, FixedLimit
 from .engine import BulkEngine, Interrupted, ProgressCallback
 from .errors import ConfigurationError, HellotracksError
@@ -367,12 +366,11 @@ def _pacer(max_concurrency: int, adaptive: bool, max_rate: float | None) -> Pace
 async def _validate_all(items: Sequence[Any], check: Callable[..., object], allow: bool) -> None:
     """Check every item, yielding to the event loop every few milliseconds (a list can
     hold a million jobs; the loop must stay responsive)."""
-    next_yield = time.monotonic() + YIELD_EVERY
+    breather = Breather()
     for index, item in enumerate(items):
         check(item, index, allow_unknown=allow)
-        if index % 64 == 63 and time.monotonic() >= next_yield:
+        if breather.due():
             await asyncio.sleep(0)
-            next_yield = time.monotonic() + YIELD_EVERY
 
 
 def _pairs(updates: UpdatesInput) -> Iterable[Any] | AsyncIterable[Any]:
