@@ -95,16 +95,21 @@ class Pacer:
         at_send = self.in_flight
         try:
             response = await post()
-        except TransportError as exc:
-            if exc.maybe_sent:  # a timeout or a lost answer: the server may be drowning
-                self._sample(sent_at, max(at_send, self.in_flight), overloaded=True)
+        except BaseException as exc:
+            in_flight = self._count_out(at_send)
+            if isinstance(exc, TransportError) and exc.maybe_sent:
+                # a timeout or a lost answer: the server may be drowning
+                self._sample(sent_at, in_flight, overloaded=True)
             raise
-        finally:
-            self.in_flight -= 1
-        # The most in flight while it was out, at its send or at its answer (+ 1: itself):
-        # the first of a burst of sends saw only itself.
-        self._learn(response, sent_at, max(at_send, self.in_flight + 1))
+        self._learn(response, sent_at, self._count_out(at_send))
         return response
+
+    def _count_out(self, at_send: int) -> int:
+        """Count an attempt out; return the most in flight while it was out, at its send
+        or now (the first of a burst of sends saw only itself)."""
+        in_flight = max(at_send, self.in_flight)
+        self.in_flight -= 1
+        return in_flight
 
     async def _space(self) -> None:
         """Leave the limit's ``spacing`` between two attempts, so that the answers a
@@ -119,11 +124,10 @@ class Pacer:
             await self._sleep(at - now)
 
     def _learn(self, response: Response, sent_at: float, in_flight: int) -> None:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        if response.status == 429 or (response.status == 503 and retry_after is not None):
-            self.throttle.on_throttled(retry_after, sent_at=sent_at)
-            self._sample(sent_at, in_flight, overloaded=True)
-        elif response.status == 503:
+        if response.status in (429, 503):
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if response.status == 429 or retry_after is not None:
+                self.throttle.on_throttled(retry_after, sent_at=sent_at)
             self._sample(sent_at, in_flight, overloaded=True)
         else:
             self._sample(sent_at, in_flight, overloaded=False)
