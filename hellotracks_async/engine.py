@@ -277,10 +277,8 @@ class BulkEngine:
         self, run: _Run, operation: Operation, prepared: Prepared, repeated: int
     ) -> BatchOutcome | None:
         """Send a batch in a task, or fail it at once if sending cannot succeed."""
-        outcome: BatchOutcome | None = None
         if (blocked := run.blocker()) is not None:
             outcome = prepared.failed(blocked, requests=0, retries=0)
-        if outcome is not None:
             return run.report(attrs.evolve(outcome, repeated_keys=repeated))
         task = asyncio.create_task(self._sender.send(operation, prepared, until=run.until))
         self._window.hold(task, prepared.keys)  # now, not when the task first runs
