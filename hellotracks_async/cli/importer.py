@@ -49,8 +49,8 @@ class ImportStats:
 
     ``rows`` counts the rows read. ``failed`` includes ``bad_rows``, the rows that were
     never sent. ``skipped`` rows were confirmed by an earlier run (the journal);
-    ``unsent`` rows were read but not applied because the run stopped early, and
-    ``unread`` counts the rows after them (known once counted after a stop).
+    ``unread`` counts the rows not read because the run stopped early (known once
+    counted after a stop).
 
     Example::
 
@@ -70,13 +70,7 @@ class ImportStats:
     elapsed: float = 0.0
     dry_run: bool = False
     skipped: int = 0
-    unsent: int = 0
     unread: int = 0
-
-    @property
-    def sent(self) -> int:
-        """The rows this run handed to the client (not skipped, not invalid)."""
-        return self.rows - self.skipped - self.bad_rows
 
     def summary(self, failures: FailuresWriter | None = None) -> str:
         """One line for stdout; names the failures file if anything was written to it."""
@@ -310,8 +304,7 @@ class Importer:
             if isinstance(failure.exception, AuthenticationError):
                 self.refusal = self.refusal or failure.exception
                 self.stop("refused")
-            self.stats.unsent += len(failure.indices)
-            return
+            return  # not sent: neither a failure of the row nor confirmed; a re-run sends it
         # ``wire`` is what was sent (for creates, with the uidSecondary keys that make a
         # second import of the failures upsert); a job refused before sending has none.
         records = failure.wire or failure.inputs

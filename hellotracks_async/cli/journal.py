@@ -194,12 +194,15 @@ class Journal:
     def __init__(self, path: Path, header: Header, confirmed: array.array[int]) -> None:
         self.path = path
         self.header = header
-        #: How many rows the journal holds as confirmed.
-        self.count = sum(1 for value in confirmed if value)
         self._confirmed = confirmed
         self._file: IO[bytes] | None = None
         self._synced = time.monotonic()
         self._dirty = False
+
+    @property
+    def count(self) -> int:
+        """How many rows the journal holds as confirmed."""
+        return len(self._confirmed) - self._confirmed.count(0)
 
     @classmethod
     def load(cls, path: Path) -> Journal | None:
@@ -268,8 +271,6 @@ class Journal:
         """Record ``(row number, row hash)`` pairs the server confirmed."""
         flat: list[int] = []
         for row, digest in rows:
-            if not self.confirmed_hash(row):
-                self.count += 1
             _store(self._confirmed, row, digest)
             flat += (row, digest)
         if not flat or self._file is None:
