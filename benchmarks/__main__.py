@@ -199,10 +199,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         report["server"] = {"peak_rss_mib": server.peak_rss_mib()}
     if not args.skip_limits:
         print("limits ...", file=sys.stderr)
-        profiles = tuple(
-            profile if args.limits_scale == 1 else profile.scaled(args.limits_scale)
-            for profile in limits.PROFILES
-        )
+        profiles = tuple(profile.scaled(args.limits_scale) for profile in limits.PROFILES)
         with ServerProcess(store_jobs=True) as server:
             report["limits"] = asyncio.run(
                 limits.measure(

@@ -9,7 +9,7 @@ client's.
 Control endpoints, added by this script beside the fake's own ``/api/`` routes (JSON in,
 JSON out, no API key; loopback only): ``POST /bench/configure`` with a
 :class:`~hellotracks_async.testing.Capacity`'s keywords (or ``{}`` for none) sets the
-capacity and resets the fake; ``POST /bench/reset``; ``POST /bench/stats`` answers the
+capacity and resets the fake; ``POST /bench/stats`` answers the
 :class:`~hellotracks_async.testing.CapacityStats`; ``POST /bench/check`` with
 ``{"prefix": p, "count": n}`` compares the stored jobs with the ``uidSecondary`` values
 ``p0 .. p{n-1}`` (needs ``--store-jobs``). :class:`ServerProcess` has an async method
@@ -129,10 +129,6 @@ class ServerProcess:
         """Give the fake a ``Capacity(**capacity)`` (none if empty) and reset it."""
         await self._control("configure", capacity)
 
-    async def reset(self) -> None:
-        """Forget the stored jobs and zero the fake's counters."""
-        await self._control("reset")
-
     async def stats(self) -> dict[str, int]:
         """The fake's ``CapacityStats`` as a dict (received, served, rate_limited, ...)."""
         return await self._control("stats")
@@ -173,9 +169,6 @@ def _add_control(fake: Any) -> None:
         body = await request.json()
         if op == "configure":
             fake.capacity = Capacity(**body) if body else None
-            fake.reset()
-            return web.json_response({})
-        if op == "reset":
             fake.reset()
             return web.json_response({})
         if op == "stats":

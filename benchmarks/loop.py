@@ -168,7 +168,6 @@ async def _large_list(server: ServerProcess, jobs: list[Job], sent_jobs: int) ->
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await call
-        waiter.cancel()
     return {
         "jobs": len(jobs),
         "succeeded": succeeded,
