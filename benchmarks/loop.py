@@ -40,6 +40,7 @@ from hellotracks_async import HellotracksClient, Job, Progress
 
 from . import shapes
 from ._server import ServerProcess
+from .throughput import GcClock
 
 __all__ = ["STALL_TARGETS_MS", "Ticker", "measure", "targets"]
 
@@ -88,23 +89,9 @@ class Ticker:
             await self._task
 
 
-class _GcPauses:
-    """The longest garbage collection while registered in ``gc.callbacks``."""
-
-    def __init__(self) -> None:
-        self.worst_ms = 0.0
-        self._started = 0.0
-
-    def __call__(self, phase: str, info: dict[str, Any]) -> None:
-        if phase == "start":
-            self._started = time.perf_counter()
-        else:
-            self.worst_ms = max(self.worst_ms, (time.perf_counter() - self._started) * 1000)
-
-
 async def _observed(work: Awaitable[dict[str, Any]], *, gc_off: bool = False) -> dict[str, Any]:
     gc.collect()
-    pauses = _GcPauses()
+    pauses = GcClock()
     gc.callbacks.append(pauses)
     if gc_off:
         gc.disable()
@@ -126,7 +113,7 @@ async def _observed(work: Awaitable[dict[str, Any]], *, gc_off: bool = False) ->
         "max_stall_ms": round(ticker.worst_ms, 2),
         "ticks": ticker.ticks,
         "ticks_over_10ms": ticker.over_10ms,
-        "longest_gc_ms": round(pauses.worst_ms, 2),
+        "longest_gc_ms": round(pauses.longest * 1000, 2),
     }
 
 

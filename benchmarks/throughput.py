@@ -39,7 +39,7 @@ from hellotracks_async import HellotracksClient, Job
 from . import shapes
 from ._server import ServerProcess
 
-__all__ = ["Run", "measure", "run_naive", "run_raw", "run_sdk", "summarize"]
+__all__ = ["GcClock", "Run", "measure", "run_naive", "run_raw", "run_sdk", "summarize"]
 
 _WARMUP_JOBS: Final = 2000
 _run_ids = itertools.count()
@@ -57,18 +57,21 @@ class Run:
     gc_s: float
 
 
-class _GcClock:
-    """Adds up the wall time of garbage collections while registered in gc.callbacks."""
+class GcClock:
+    """The wall time of garbage collections while registered in ``gc.callbacks``: all of
+    it (``seconds``) and the longest one (``longest``)."""
 
     def __init__(self) -> None:
-        self.seconds = 0.0
+        self.seconds = self.longest = 0.0
         self._started = 0.0
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             self._started = time.perf_counter()
         else:
-            self.seconds += time.perf_counter() - self._started
+            pause = time.perf_counter() - self._started
+            self.seconds += pause
+            self.longest = max(self.longest, pause)
 
 
 async def run_sdk(
@@ -142,7 +145,7 @@ def raw_bodies(shape: shapes.Shape, count: int, *, start: int, batch_size: int) 
 
 async def _timed(server: ServerProcess, jobs: int, work: Awaitable[int]) -> Run:
     gc.collect()
-    gc_clock = _GcClock()
+    gc_clock = GcClock()
     gc.callbacks.append(gc_clock)
     try:
         server_cpu, cpu, wall = server.cpu_seconds(), time.process_time(), time.perf_counter()
