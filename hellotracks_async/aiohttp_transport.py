@@ -80,7 +80,7 @@ class AiohttpTransport:
                 allow_redirects=False,
             ) as response:
                 raw = await response.read()
-                return Response(response.status, dict(response.headers), raw)
+                return Response(response.status, response.headers, raw)
         except aiohttp.ClientConnectorError as exc:
             error = TransportError(f"cannot connect to {exc.host}:{exc.port}", maybe_sent=False)
         except aiohttp.ConnectionTimeoutError:

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 import attrs
 import orjson
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from .errors import TransportError
 
@@ -53,18 +54,25 @@ class Request:
         return orjson.loads(self.body)
 
 
+def _case_insensitive(headers: Mapping[str, str]) -> Mapping[str, str]:
+    if isinstance(headers, CIMultiDictProxy):
+        return headers  # aiohttp's own: already case-insensitive
+    return CIMultiDictProxy(CIMultiDict(headers))
+
+
 @attrs.frozen
 class Response:
-    """A raw HTTP answer: status, headers and body bytes, not yet classified.
+    """A raw HTTP answer: status, headers and body bytes, not yet classified. Header
+    names are case-insensitive, as in HTTP (proxies and HTTP/2 send them lower-case).
 
     Example::
 
-        >>> Response(503, {"Retry-After": "2"}, b"").headers["Retry-After"]
+        >>> Response(503, {"retry-after": "2"}, b"").headers["Retry-After"]
         '2'
     """
 
     status: int
-    headers: Mapping[str, str] = attrs.field(factory=dict)
+    headers: Mapping[str, str] = attrs.field(factory=dict, converter=_case_insensitive)
     body: bytes = b""
 
 

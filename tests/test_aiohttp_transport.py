@@ -29,6 +29,7 @@ from hellotracks_async import (
     HellotracksClient,
     HellotracksError,
     Job,
+    RateLimitError,
     RetryPolicy,
     TransportError,
 )
@@ -293,6 +294,16 @@ async def test_a_connect_timeout_is_surely_unsent_and_retried_without_keys(
     async with quick_client() as client:
         result = await client.create_jobs([{"destinationName": "a"}], idempotency=False)
     assert (result.ok, result.retries) == (True, 1)
+
+
+async def test_lower_case_header_names_reach_the_client(mocked: aioresponses) -> None:
+    # aiohttp's headers are case-insensitive; they used to be copied into a plain dict.
+    mocked.post(CREATE, status=429, headers={"retry-after": "3600"})
+    async with quick_client(max_retry_after=60) as client:
+        result = await client.create_jobs([Job(destination_name="a")], raise_on_error=False)
+    (failure,) = result.failures
+    assert isinstance(failure.exception, RateLimitError)
+    assert failure.exception.retry_after == 3600.0
 
 
 async def test_a_fault_inside_aiohttp_is_a_transport_error_without_key_or_chain(
