@@ -220,12 +220,10 @@ class _Halving:
                 rejected.append(_rejected(index, item, error))
             else:
                 keep.append(position)
-        return self._encoded(
-            [indices[i] for i in keep],
-            [inputs[i] for i in keep],
-            [wires[i] for i in keep],
-            rejected,
-        )
+        if not keep:
+            return None, rejected
+        good = tuple(indices[i] for i in keep), tuple(inputs[i] for i in keep)
+        return self._prepared(*good, tuple(wires[i] for i in keep)), rejected
 
 
 def _label(endpoint: str, indices: Sequence[int]) -> str:
