@@ -250,9 +250,10 @@ def _update_hook(conv: cattrs.Converter) -> Callable[[JobUpdate], dict[str, Any]
     job_types = attrs.fields_dict(Job)
 
     def field_hook(name: str) -> Callable[[Any], Any]:
-        hook = _HOOKS[job_types[name].type][1]
-        clears = name == "day" or name.startswith(("ts_", "scheduled_"))
-        return _clearable(hook) if clears else hook
+        field_type = job_types[name].type
+        hook = _HOOKS[field_type][1]
+        # dates and times clear with None (validation's rule: by type as well)
+        return _clearable(hook) if field_type in (date | None, datetime | None) else hook
 
     unstructure_fields = make_dict_unstructure_fn(
         JobUpdate, conv, _cattrs_omit_if_default=True, **_renames(JobUpdate, field_hook)
