@@ -97,7 +97,6 @@ class _Run:
     ) -> None:
         self.limit = limit
         self.running: set[asyncio.Task[BatchOutcome]] = set()
-        self.repeated: dict[asyncio.Task[BatchOutcome], int] = {}  # held back for a key
         self.tally = Tally()
         self.progress = progress
         self.unreachable_after = unreachable_after
@@ -147,13 +146,7 @@ class _Run:
             return []
         when = asyncio.ALL_COMPLETED if wait_all else asyncio.FIRST_COMPLETED
         done, self.running = await asyncio.wait(self.running, return_when=when)
-        outcomes = []
-        for task in done:
-            outcome, repeated = task.result(), self.repeated.pop(task, 0)
-            if repeated:
-                outcome = attrs.evolve(outcome, repeated_keys=repeated)
-            outcomes.append(self.report(outcome))
-        return outcomes
+        return [self.report(task.result()) for task in done]
 
 
 def _one_per_key(operation: Operation, prepared: Prepared | None) -> Iterator[Prepared]:
@@ -280,11 +273,17 @@ class BulkEngine:
         if (blocked := run.blocker()) is not None:
             outcome = prepared.failed(blocked, requests=0, retries=0)
             return run.report(attrs.evolve(outcome, repeated_keys=repeated))
-        task = asyncio.create_task(self._sender.send(operation, prepared, until=run.until))
+        task = asyncio.create_task(self._send(operation, prepared, repeated, run.until))
         self._window.hold(task, prepared.keys)  # now, not when the task first runs
         run.running.add(task)
-        run.repeated[task] = repeated
         return None
+
+    async def _send(
+        self, operation: Operation, prepared: Prepared, repeated: int, until: float | None
+    ) -> BatchOutcome:
+        """Send a batch; its outcome counts the inputs held back for a key (``repeated``)."""
+        outcome = await self._sender.send(operation, prepared, until=until)
+        return attrs.evolve(outcome, repeated_keys=repeated) if repeated else outcome
 
     async def run(
         self,
