@@ -28,19 +28,16 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import math
 import time
 from typing import Any, Final
 
-import aiohttp
 import attrs
-import orjson
 
 from hellotracks_async import BulkError, HellotracksClient, Job
 
-from . import shapes
+from . import shapes, throughput
 from ._server import ServerProcess
 
 __all__ = [
@@ -217,46 +214,18 @@ async def _run_sdk(
 
 
 async def _run_naive(server: ServerProcess, wires: list[dict[str, Any]]) -> tuple[int, None]:
-    """One job per request, one at a time; a 429 sleeps its Retry-After and sends again."""
-    headers = {"API-Key": server.api_key}
-    async with aiohttp.ClientSession(headers=headers) as session:
-        for wire in wires:
-            while True:
-                body = {"data": {"jobs": [wire]}}
-                async with session.post(server.base_url + "createjobs", json=body) as response:
-                    if response.status == 429:
-                        await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
-                        continue
-                    answer = await response.json()
-                if answer["status"] != 0:
-                    raise RuntimeError(f"naive loop refused: {answer}")
-                break
-    return 0, None
+    """The throughput benchmark's naive loop (it sleeps ``Retry-After`` on a 429)."""
+    created = await throughput.run_naive(server.base_url, server.api_key, wires)
+    return len(wires) - created, None
 
 
-def _wire(prefix: str, index: int) -> dict[str, Any]:
-    return {**shapes.wire_job("minimal", index), "uidSecondary": f"{prefix}{index}"}
-
-
-async def _run_raw(server: ServerProcess, bodies: list[bytes], window: int) -> tuple[int, None]:
-    """Pre-encoded batches, ``window`` in flight, no retry: what the machine and the fake
-    allow a client that does no work of its own. A request not answered 200 with
-    ``status`` 0 counts its jobs as failed."""
-    headers = {"API-Key": server.api_key, "Content-Type": "application/json"}
-    places = asyncio.Semaphore(window)
-    failed = 0
-
-    async def send(body: bytes) -> None:
-        nonlocal failed
-        async with places, session.post(server.base_url + "createjobs", data=body) as answer:
-            ok = answer.status == 200 and orjson.loads(await answer.read())["status"] == 0
-        if not ok:
-            failed += len(orjson.loads(body)["data"]["jobs"])
-
-    connector = aiohttp.TCPConnector(limit=window)
-    async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
-        await asyncio.gather(*(send(body) for body in bodies))
-    return failed, None
+async def _run_raw(server: ServerProcess, bodies: list[bytes], jobs: int) -> tuple[int, None]:
+    """The throughput benchmark's raw baseline, ``RAW_WINDOW`` in flight: what the machine
+    and the fake allow a client that does no work of its own."""
+    created = await throughput.run_raw(
+        server.base_url, server.api_key, bodies, concurrency=RAW_WINDOW
+    )
+    return jobs - created, None
 
 
 async def _measure_run(
@@ -274,15 +243,14 @@ async def _measure_run(
     prefix = f"{profile.name}-{name.replace(' ', '')}-"
     run: dict[str, Any] = {"full_jobs": profile.jobs}
     if kwargs is RAW:
-        wires = [_wire(prefix, i) for i in range(jobs)]
-        bodies = [
-            orjson.dumps({"data": {"jobs": wires[at : at + batch]}}) for at in range(0, jobs, batch)
-        ]
+        bodies = throughput.raw_bodies("minimal", jobs, start=0, batch_size=batch, prefix=prefix)
         run.update(kwargs={}, dropped=[], window=RAW_WINDOW)
-        work = _run_raw(server, bodies, RAW_WINDOW)
+        work = _run_raw(server, bodies, jobs)
     elif kwargs is None:
         jobs = min(jobs, profile.naive_jobs)
-        wires = [_wire(prefix, i) for i in range(jobs)]
+        wires = [
+            {**shapes.wire_job("minimal", i), "uidSecondary": f"{prefix}{i}"} for i in range(jobs)
+        ]
         run.update(kwargs={}, dropped=[], window=1)
         work = _run_naive(server, wires)
     else:

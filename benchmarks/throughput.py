@@ -113,25 +113,34 @@ async def run_raw(base_url: str, api_key: str, bodies: list[bytes], *, concurren
 
 
 async def run_naive(base_url: str, api_key: str, wires: list[dict[str, Any]]) -> int:
-    """One job per request, one request at a time; return how many were created."""
+    """One job per request, one request at a time, a 429 answered by sleeping its
+    ``Retry-After`` and sending again; return how many were created."""
     created = 0
     async with aiohttp.ClientSession() as session:
         for wire in wires:
-            async with session.post(
-                base_url + "createjobs",
-                json={"data": {"jobs": [wire]}},
-                headers={"API-Key": api_key},
-            ) as response:
-                answer = await response.json()
+            while True:
+                async with session.post(
+                    base_url + "createjobs",
+                    json={"data": {"jobs": [wire]}},
+                    headers={"API-Key": api_key},
+                ) as response:
+                    if response.status == 429:
+                        await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
+                        continue
+                    answer = await response.json()
+                break
             if answer["status"] != 0:
                 raise RuntimeError(f"naive loop refused: {answer}")
             created += len(answer["jobs"])
     return created
 
 
-def raw_bodies(shape: shapes.Shape, count: int, *, start: int, batch_size: int) -> list[bytes]:
-    """The raw baseline's request bodies: the SDK's wire format, keys included."""
-    prefix = f"raw-{next(_run_ids)}-"
+def raw_bodies(
+    shape: shapes.Shape, count: int, *, start: int, batch_size: int, prefix: str | None = None
+) -> list[bytes]:
+    """The raw baseline's request bodies: the SDK's wire format, keys included
+    (``uidSecondary = prefix + index``; by default a fresh ``raw-N-`` prefix)."""
+    prefix = prefix if prefix is not None else f"raw-{next(_run_ids)}-"
     bodies = []
     for first in range(start, start + count, batch_size):
         batch = []
