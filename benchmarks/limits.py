@@ -39,6 +39,7 @@ from hellotracks_async import BulkError, HellotracksClient, Job
 
 from . import shapes, throughput
 from ._server import ServerProcess
+from ._targets import target
 
 __all__ = [
     "FAR",
@@ -347,14 +348,6 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
             ("jobs lost or duplicated", lost, 0, "jobs"),
         ):
             checked.append(
-                {
-                    "name": f"limits {name}, defaults: {label}",
-                    "value": value,
-                    "limit": limit,
-                    "kind": "max",
-                    "unit": unit,
-                    "met": value <= limit,
-                    "note": note,
-                }
+                target(f"limits {name}, defaults: {label}", value, limit, unit=unit, note=note)
             )
     return checked

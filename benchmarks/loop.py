@@ -40,6 +40,7 @@ from hellotracks_async import HellotracksClient, Job, Progress
 
 from . import shapes
 from ._server import ServerProcess
+from ._targets import target
 from .throughput import GcClock
 
 __all__ = ["STALL_TARGETS_MS", "Ticker", "measure", "targets"]
@@ -198,13 +199,8 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         "large_list": "event-loop stall, create_jobs of a {:,}-job list",
     }
     return [
-        {
-            "name": names[key].format(report[key]["jobs"]),
-            "value": report[key]["max_stall_ms"],
-            "limit": limit,
-            "kind": "max",
-            "unit": "ms",
-            "met": report[key]["max_stall_ms"] <= limit,
-        }
+        target(
+            names[key].format(report[key]["jobs"]), report[key]["max_stall_ms"], limit, unit="ms"
+        )
         for key, limit in STALL_TARGETS_MS.items()
     ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from . import limits, loop
+from ._targets import target
 
 __all__ = ["TARGETS", "check_targets", "render"]
 
@@ -28,21 +29,6 @@ TARGETS: Final = (
 _MEMORY_LIMIT: Final = 1.2
 
 
-def _target(
-    name: str, value: float, limit: float, kind: str = "max", unit: str = "x", **extra: Any
-) -> dict[str, Any]:
-    met = value <= limit if kind == "max" else value >= limit
-    return {
-        "name": name,
-        "value": value,
-        "limit": limit,
-        "kind": kind,
-        "unit": unit,
-        "met": met,
-        **extra,
-    }
-
-
 def check_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target with its measured value and whether it is met (skipped if not run).
 
@@ -54,13 +40,13 @@ def check_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     if memory:
         ratio = memory["peak_ratio"]
         name = f"peak RSS {memory['largest']:,} / {memory['smallest']:,} jobs"
-        checked.append(_target(name, ratio, _MEMORY_LIMIT))
+        checked.append(target(name, ratio, _MEMORY_LIMIT))
     for shape, budget in CPU_BUDGET_US.items():
         variants = report["throughput"].get(shape)
         if variants is None:
             continue
         checked.append(
-            _target(
+            target(
                 f"SDK client CPU per job, {shape}",
                 variants["sdk"]["cpu_us_per_job"],
                 budget,
@@ -73,7 +59,7 @@ def check_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         ratios = report["throughput"].get(shape, {}).get("ratios")
         if ratios is None:
             continue
-        checked.append(_target(name, ratios[key], limit, kind, informational=True))
+        checked.append(target(name, ratios[key], limit, kind, informational=True))
     if "loop" in report:
         checked += loop.targets(report["loop"])
     if "limits" in report:
