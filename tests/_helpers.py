@@ -38,7 +38,7 @@ from hellotracks_async import (
     Transport,
     TransportError,
 )
-from hellotracks_async.testing import FakeHellotracks
+from hellotracks_async.testing import FakeHellotracks, serve
 
 DOCS = Path(__file__).parents[2] / "shared" / "api-docs"
 KEY = "sk-live-SECRET-4f9a"
@@ -288,3 +288,16 @@ def storeless_requests(seed_job: dict[str, Any]) -> list[dict[str, Any]]:
 
 def without_clock(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in job.items() if k not in _CLOCK_FIELDS} for job in jobs]
+
+
+async def serve_until_banner(capsys: Any, **settings: Any) -> tuple[asyncio.Task[None], str]:
+    """Start ``testing.serve(port=0, **settings)`` in a task; return it and what it
+    printed up to its "Press Ctrl+C" line. No assertion depends on how long that takes."""
+    task = asyncio.create_task(serve(port=0, **settings))
+    printed = ""
+    for _ in range(500):
+        await asyncio.sleep(0.01)
+        printed += capsys.readouterr().out
+        if "Press Ctrl+C" in printed:
+            break
+    return task, printed

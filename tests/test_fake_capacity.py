@@ -16,10 +16,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from hellotracks_async.testing import Capacity, CapacityStats, FakeHellotracks, Faults, serve
+from hellotracks_async.testing import Capacity, CapacityStats, FakeHellotracks, Faults
 from hellotracks_async.testing._capacity import CapacityModel, Counters, TokenBucket
 
-from ._helpers import FAKE_KEY, until
+from ._helpers import FAKE_KEY, serve_until_banner, until
 
 
 async def post(
@@ -229,13 +229,7 @@ async def test_no_capacity_counts_nothing(session):
 
 
 async def test_serve_takes_capacity_settings(capsys):
-    task = asyncio.create_task(serve(port=0, workers=2, per_job=0.001, rate=50, rtt=0.01))
-    printed = ""
-    for _ in range(500):  # wait for the banner; no assertion depends on timing
-        await asyncio.sleep(0.01)
-        printed += capsys.readouterr().out
-        if "Press Ctrl+C" in printed:
-            break
+    task, printed = await serve_until_banner(capsys, workers=2, per_job=0.001, rate=50, rtt=0.01)
     assert "Capacity: 10 ms round trip, 2 workers, 0 ms + 1 ms/job" in printed
     assert "50 requests/s (bucket of 50)" in printed
     task.cancel()

@@ -15,9 +15,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from hellotracks_async.testing import FakeHellotracks, serve
+from hellotracks_async.testing import FakeHellotracks
 
-from ._helpers import FAKE_KEY, fake_call, fake_create, fake_edit
+from ._helpers import FAKE_KEY, fake_call, fake_create, fake_edit, serve_until_banner
 
 # -- createjobs ----------------------------------------------------------------------
 
@@ -394,13 +394,7 @@ async def test_pytest_plugin_fixture(fake_hellotracks, session):
 
 
 async def test_serve_prints_url_and_key_and_runs_until_cancelled(capsys):
-    task = asyncio.create_task(serve(port=0, fault_rate=0.0))
-    printed = ""
-    for _ in range(500):  # wait for the banner; no assertion depends on timing
-        await asyncio.sleep(0.01)
-        printed += capsys.readouterr().out
-        if "Press Ctrl+C" in printed:
-            break
+    task, printed = await serve_until_banner(capsys, fault_rate=0.0)
     url = re.search(r"http://127\.0\.0\.1:\d+/api/", printed)
     assert url is not None, printed
     assert f"API key: {FAKE_KEY}" in printed
