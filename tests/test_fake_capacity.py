@@ -89,7 +89,7 @@ async def test_round_trip_and_service_time_per_job():
         slept.append(seconds)
 
     capacity = Capacity(rtt=0.1, per_request=0.01, per_job=0.002)
-    model = CapacityModel(capacity, Counters(), sleep=record)
+    model = CapacityModel(capacity, Counters(), clock=lambda: 0.0, sleep=record)
 
     async def work() -> str:
         return "ok"
@@ -113,6 +113,48 @@ async def test_rate_limited_requests_are_refused_before_the_queue():
     now[0] = 0.5  # one token back
     assert await model.serve(1, work, refuse=lambda s: f"429 {s}") == "served"
     assert model.counters.snapshot() == CapacityStats(received=4, served=3, rate_limited=1)
+
+
+async def test_a_worker_keeps_its_schedule_when_the_fake_wakes_up_late():
+    """One worker, three queued requests of 0.1 s; every wake-up of the fake comes 0.03 s
+    late. The worker's requests still start 0.1 s apart; only the answers are late."""
+    now = [0.0]
+
+    async def late_sleep(seconds: float) -> None:
+        await asyncio.sleep(0)
+        now[0] += seconds + 0.03
+
+    model = CapacityModel(
+        Capacity(workers=1, per_request=0.1), Counters(), clock=lambda: now[0], sleep=late_sleep
+    )
+    began: list[float] = []
+
+    async def work() -> None:
+        began.append(now[0])
+
+    await asyncio.gather(*(model.serve(0, work, refuse=str) for _ in range(3)))
+    # the first waits 0.1 s from 0 and wakes 0.03 late; the second starts at 0.1, not 0.13
+    assert began == pytest.approx([0.13, 0.23, 0.33])
+
+
+async def test_work_that_takes_time_holds_the_worker():
+    now = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        await asyncio.sleep(0)
+        now[0] += seconds
+
+    model = CapacityModel(
+        Capacity(workers=1, per_request=0.1), Counters(), clock=lambda: now[0], sleep=sleep
+    )
+    began: list[float] = []
+
+    async def slow_work() -> None:  # e.g. an injected latency of 0.5 s
+        began.append(now[0])
+        await sleep(0.5)
+
+    await asyncio.gather(*(model.serve(0, slow_work, refuse=str) for _ in range(2)))
+    assert began == pytest.approx([0.1, 0.7])  # 0.1 service + 0.5 work, then 0.1 service
 
 
 def test_token_bucket_retry_after_is_the_wait_rounded_up_to_whole_seconds():

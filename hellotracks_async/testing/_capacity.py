@@ -55,7 +55,10 @@ class Capacity:
     - ``workers``: how many requests are worked on at once (``None``: no limit). The
       others wait in a FIFO queue.
     - ``per_request`` + ``per_job`` * (jobs in the request): how long a worker is busy
-      with one request.
+      with one request. A worker keeps its own schedule: a request that waited for it
+      starts when the one before was due to end, so the fake's own event loop waking
+      up late (it parses, checks and stores every job on one core) costs latency, not
+      capacity, and the server delivers the capacity the settings describe.
     - ``rate``: requests per second a token bucket admits on arrival, before the queue
       (``None``: no limit). A request finding no token is answered 429 at once, with a
       ``Retry-After`` of whole seconds, at least 1: the wait for the next token rounded
@@ -243,7 +246,8 @@ class CapacityModel:
         rate = capacity.rate
         self.bucket = None if rate is None or size is None else TokenBucket(rate, size, clock)
         self._free = capacity.workers  # None: no limit
-        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._waiting: collections.deque[asyncio.Future[float]] = collections.deque()
+        self._clock = clock
         self._sleep = sleep
 
     async def serve(
@@ -261,48 +265,64 @@ class CapacityModel:
             counters.rate_limited += 1
             answer = refuse(retry_after)
         else:
-            await self._acquire()
-            try:
-                busy = capacity.service_time(jobs)
-                if busy > 0:
-                    await self._sleep(busy)
-                answer = await work()
-            finally:
-                self._release()
+            answer = await self._in_worker(capacity.service_time(jobs), work)
             counters.served += 1
         if half > 0:
             await self._sleep(half)
         return answer
 
-    async def _acquire(self) -> None:
+    async def _in_worker(self, busy: float, work: Callable[[], Awaitable[_R]]) -> _R:
+        """A worker busy until ``busy`` after its service started, then ``work()``. The
+        worker is free again at the planned end plus the time ``work()`` took (a fault's
+        latency holds it), not when this task happened to wake up."""
+        clock = self._clock
+        end = await self._acquire() + busy
+        try:
+            remaining = end - clock()
+            if remaining > 0:
+                await self._sleep(remaining)
+            began = clock()
+            answer = await work()
+        except BaseException:
+            self._release(clock())
+            raise
+        self._release(end + clock() - began)
+        return answer
+
+    async def _acquire(self) -> float:
+        """Wait for a worker; return when its service starts: now, or for a request that
+        waited, when the worker's previous request was planned to end."""
+        arrived = self._clock()
         if self._free is None:
-            return
+            return arrived
         if self._free > 0 and not self._waiting:
             self._free -= 1
-            return
-        future = asyncio.get_running_loop().create_future()
+            return arrived
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self._waiting.append(future)
         counters = self.counters
         counters.queued += 1
         counters.peak_queued = max(counters.peak_queued, counters.queued)
         try:
-            await future  # _release hands its worker over
+            free_at = await future  # _release hands its worker over
         except asyncio.CancelledError:
             if future.cancelled():
                 with contextlib.suppress(ValueError):
                     self._waiting.remove(future)
                     counters.queued -= 1
             else:  # handed a worker just as it was cancelled: pass it on
-                self._release()
+                self._release(future.result())
             raise
+        return max(free_at, arrived)
 
-    def _release(self) -> None:
+    def _release(self, free_at: float) -> None:
+        """Hand the worker, free from ``free_at`` on, to the first waiter, if any."""
         if self._free is None:
             return
         while self._waiting:
             future = self._waiting.popleft()
             self.counters.queued -= 1
             if not future.done():
-                future.set_result(None)
+                future.set_result(free_at)
                 return
         self._free += 1
