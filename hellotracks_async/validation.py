@@ -248,6 +248,58 @@ _OBJECT_CHECKS: Final = {Job: _object_checks(Job), JobUpdate: _object_checks(Job
 _CLEARABLE: Final = frozenset(
     wire for wire, (_, check) in _OBJECT_RULES.items() if check in (_date, _aware)
 )
+#: Checks that every value of these exact types passes: such a value needs no call.
+_PASSED_BY_TYPE: Final[dict[_Check, tuple[type, ...]]] = {
+    _text: (str,),
+    _date: (date, datetime),
+    _boolean: (bool,),
+    _job_type: (JobType,),
+}
+#: The attribute type that means "not set": ``None`` on a Job, ``UNSET`` on a JobUpdate.
+_NOT_SET: Final[dict[type, type]] = {Job: type(None), JobUpdate: type(UNSET)}
+
+
+def _cannot_clear(value: Any) -> str:
+    return "only a date or time clears with None"
+
+
+@attrs.frozen
+class _Plan:
+    """What a Job or JobUpdate whose attributes have certain types needs checked: how
+    many fields it sets, and (position, wire name, check) of each value a check must see.
+    Jobs of one import mostly share their types, so a plan is made once and reused."""
+
+    fields_set: int
+    checks: tuple[tuple[int, str, _Check], ...]
+
+
+#: class -> attribute types -> plan; cleared when it holds ``_MAX_PLANS`` plans.
+_PLANS: Final[dict[type, dict[tuple[type, ...], _Plan]]] = {Job: {}, JobUpdate: {}}
+_MAX_PLANS: Final = 512
+
+
+def _plan(kind: type, types: tuple[type, ...]) -> _Plan:
+    """The plan for an instance of ``kind`` whose attributes have ``types``."""
+    plans = _PLANS[kind]
+    plan = plans.get(types)
+    if plan is not None:
+        return plan
+    rules, not_set = _OBJECT_CHECKS[kind][1], _NOT_SET[kind]
+    fields_set, checks = 0, []
+    for position, ((wire, check), type_) in enumerate(zip(rules, types, strict=True)):
+        if type_ is not_set:
+            continue
+        fields_set += 1
+        if type_ is type(None):  # on a JobUpdate: clears the field
+            if wire not in _CLEARABLE:
+                checks.append((position, wire, _cannot_clear))
+        elif type_ not in _PASSED_BY_TYPE.get(check, ()):
+            checks.append((position, wire, check))
+    if len(plans) >= _MAX_PLANS:
+        plans.clear()
+    plan = plans[types] = _Plan(fields_set, tuple(checks))
+    return plan
+
 
 _HOW_TO_SEND_UNKNOWN: Final = (
     "(to send a field this SDK does not know, use Job(extras=...) or allow unknown fields)"
@@ -286,23 +338,16 @@ def _check_object(item: Job | JobUpdate, index: int) -> int:
     """Every attribute of a Job or JobUpdate, then its ``extras``; the number of fields
     set (``extras`` included)."""
     kind = Job if isinstance(item, Job) else JobUpdate
-    get_values, checks = _OBJECT_CHECKS[kind]
-    unset = None if kind is Job else UNSET
-    count = 0
-    for (wire, check), value in zip(checks, get_values(item), strict=True):
-        if value is unset:
-            continue
-        count += 1
-        if value is None:  # on a JobUpdate: clears the field
-            if wire in _CLEARABLE:
-                continue
-            raise ValidationError(index, wire, value, "only a date or time clears with None")
+    values = _OBJECT_CHECKS[kind][0](item)
+    plan = _plan(kind, tuple(map(type, values)))
+    for position, wire, check in plan.checks:
+        value = values[position]
         reason = check(value)
         if reason is not None:
             raise ValidationError(index, wire, value, reason)
     if item.extras:
         _check_wire_dict(item.extras, index, allow_unknown=True)
-    return count + len(item.extras)
+    return plan.fields_set + len(item.extras)
 
 
 def _check(item: Any, index: int, allow_unknown: bool) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 import pytest
 
-from hellotracks_async import CustomField, Job, JobType, JobUpdate, ValidationError
+from hellotracks_async import CustomField, Job, JobType, JobUpdate, ValidationError, validation
 from hellotracks_async.converter import converter
 from hellotracks_async.validation import (
     validate_create,
@@ -92,6 +92,27 @@ def test_bad_input_names_index_field_and_value(job: Any, field: str, value: Any)
 )
 def test_good_input_passes(job: Any) -> None:
     validate_create(job, index=0)
+
+
+def test_jobs_sharing_a_pattern_of_types_are_each_checked() -> None:
+    # What a job needs checked is decided once per pattern of attribute types; the
+    # values are still checked on every job.
+    validate_create(Job(destination_lat=45.0, worker="a"), index=0)
+    with pytest.raises(ValidationError, match=r"job #1: destinationLat=91.0"):
+        validate_create(Job(destination_lat=91.0, worker="b"), index=1)
+    validate_edit("abc", JobUpdate(day=None, priority=1), index=0)
+    with pytest.raises(ValidationError, match=r"job #2: priority=11"):
+        validate_edit("abc", JobUpdate(day=None, priority=11), index=2)
+
+
+def test_many_patterns_of_types_keep_the_plans_bounded() -> None:
+    texts = [f.name for f in attrs.fields(Job) if f.type == str | None and f.name != "id"][:10]
+    for pattern in range(2 ** len(texts)):  # 1,024 patterns: more than are kept
+        fields = {name: "x" for bit, name in enumerate(texts) if pattern >> bit & 1}
+        validate_create(Job(**fields, destination_lat=1.0), index=pattern)
+    assert len(validation._PLANS[Job]) <= validation._MAX_PLANS
+    with pytest.raises(ValidationError, match=r"job #5: destinationLat=-91.0"):
+        validate_create(Job(**dict.fromkeys(texts, "x"), destination_lat=-91.0), index=5)
 
 
 def test_create_refuses_other_types() -> None:
