@@ -25,11 +25,11 @@ limit of 10, about 3.5 and 7 at 55).
   ``queue < alpha`` and drops to the no-queue level plus ``alpha`` once ``queue > beta``
   two rounds in a row (a pause of the client, e.g. a garbage collection, delays every
   answer of one round; a queue at the server stays).
-- **Spacing** (after slow start): :attr:`~AdaptiveLimit.spacing` is four fifths of the
-  minimum round trip shared by the limit. The :class:`~hellotracks_async.pacing.Pacer`
-  leaves it between two sends, so a full window goes out over most of a round trip,
-  not at once after the client was busy (a garbage collection): at most 1.25x the rate
-  the window sustains.
+- **Spacing** (pacing, as Linux paces TCP): :attr:`~AdaptiveLimit.spacing` is four
+  fifths of the minimum round trip shared by the limit (half of it in slow start). The
+  :class:`~hellotracks_async.pacing.Pacer` leaves it between two sends, so a full window
+  goes out over most of a round trip, not at once after the client was busy (a garbage
+  collection): at most 1.25x the rate the window sustains, 2x in slow start.
 - **Multiplicative decrease** (TCP AIMD): an overloaded sample (429, 503, a timeout)
   halves the limit. A decrease happens at most once per round trip, so a burst of
   answers to one event counts once.
@@ -66,6 +66,9 @@ _AT_ONCE_RTT = 1.1
 #: past slow start, a full window of sends is spread over this share of the minimum
 #: round trip: at most 1.25x the rate the window sustains, so a backlog still drains
 _WINDOW_SPREAD = 0.8
+#: in slow start, over this share: twice the rate, room to grow (Linux paces slow start
+#: at 200% and congestion avoidance at 120%: tcp_pacing_ss_ratio, tcp_pacing_ca_ratio)
+_SLOW_START_SPREAD = 0.5
 
 
 @runtime_checkable
@@ -213,13 +216,14 @@ class AdaptiveLimit:
 
     @property
     def spacing(self) -> float:
-        """After slow start, four fifths of the minimum round trip shared by the limit:
-        a full window goes out over most of a round trip, never in one burst. 0 in slow
-        start and before a round trip was measured (overload can end slow start before
-        any answer came back)."""
-        if self.slow_start or self.min_rtt == math.inf:
+        """The minimum round trip shared by the limit, times four fifths (half in slow
+        start): a full window goes out over most of a round trip (half of one while it
+        grows), never in one burst. 0 before a round trip was measured (overload can
+        end slow start before any answer came back)."""
+        if self.min_rtt == math.inf:
             return 0.0
-        return _WINDOW_SPREAD * self.min_rtt / self._value
+        spread = _SLOW_START_SPREAD if self.slow_start else _WINDOW_SPREAD
+        return spread * self.min_rtt / self._value
 
     def on_sample(self, *, rtt: float, in_flight: int, overloaded: bool) -> None:
         """Learn from one finished attempt (see :class:`ConcurrencyLimit`)."""

@@ -223,11 +223,12 @@ def test_a_pause_of_the_client_spanning_a_round_does_not_shrink_the_limit() -> N
     assert limit.limit >= 50
 
 
-def test_sends_are_spaced_after_slow_start_only() -> None:
+def test_sends_are_spaced_twice_as_closely_in_slow_start() -> None:
     limit = AdaptiveLimit(initial=4)
     assert limit.spacing == 0.0  # nothing known yet
     limit.on_sample(rtt=0.2, in_flight=4, overloaded=False)
-    assert (limit.slow_start, limit.spacing) == (True, 0.0)  # slow start: as fast as it may
+    assert limit.slow_start
+    assert limit.spacing == pytest.approx(0.5 * 0.2 / limit.limit)  # a window per 0.5 RTT
     limit.slow_start = False
     assert limit.spacing == pytest.approx(0.8 * 0.2 / limit.limit)  # a window per 0.8 RTT
     assert FixedLimit(8).spacing == 0.0
