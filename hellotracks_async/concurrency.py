@@ -11,15 +11,10 @@ grow with ``log10`` of the limit, as in Netflix concurrency-limits (2 and 4 up t
 limit of 10, about 3.5 and 7 at 55).
 
 - **Slow start** (TCP): every answer within 1.5x the minimum round trip adds one (the
-  limit doubles per round trip) while its ``queue`` is at most ``alpha``, and a half
-  while it is at most ``beta`` (1.5x per round trip near the top). A round whose
-  *every* answer came back within 1.1x the minimum was worked on at once, with no
-  queue: it adds half a round more (2.5x per round trip, 4 -> 10 -> 25 -> 62). The
-  queue slow start leaves at a server with W workers stays within the 2W+2 a good
-  citizen allows (the tests check W = 2 to 8; tripling would queue 12 at W = 4); a
-  round in which some answers waited only doubles. A round trip whose *lowest*
-  sample shows a queue over ``alpha`` (a standing queue, not the momentary one of a
-  burst) ends slow start at the no-queue level.
+  limit doubles per round trip, 4 -> 64 in four) while its ``queue`` is at most
+  ``alpha``, and a half while it is at most ``beta`` (1.5x per round trip near the
+  top). A round trip whose *lowest* sample shows a queue over ``alpha`` (a standing
+  queue, not the momentary one of a burst) ends slow start at the no-queue level.
 - **Congestion avoidance** (TCP Vegas): once per round trip, on the round's *median*
   round trip (one slow answer does not count), the limit grows by ``alpha`` while
   ``queue < alpha`` and drops to the no-queue level plus ``alpha`` once ``queue > beta``
@@ -42,8 +37,8 @@ pin the limit low, and queueing cannot creep into the minimum.
 Example::
 
     >>> limit = AdaptiveLimit(initial=4, max_limit=64)
-    >>> for rtt in (0.2, 0.2, 0.3, 0.3):  # two answers waited: the limit doubles
-    ...     limit.on_sample(rtt=rtt, in_flight=4, overloaded=False)
+    >>> for _ in range(4):
+    ...     limit.on_sample(rtt=0.2, in_flight=4, overloaded=False)
     >>> limit.limit
     8
     >>> limit.on_sample(rtt=0.2, in_flight=8, overloaded=True)
@@ -60,9 +55,6 @@ __all__ = ["AdaptiveLimit", "ConcurrencyLimit", "FixedLimit"]
 
 #: in slow start, an answer this much slower than the minimum waited in a queue
 _SLOW_START_RTT = 1.5
-#: in slow start, a round whose every answer came back within this much of the minimum
-#: was worked on at once by the server: it grows 2.5x instead of 2x
-_AT_ONCE_RTT = 1.1
 #: past slow start, a full window of sends is spread over this share of the minimum
 #: round trip: at most 1.25x the rate the window sustains, so a backlog still drains
 _WINDOW_SPREAD = 0.8
@@ -273,14 +265,6 @@ class AdaptiveLimit:
         if self.slow_start:
             if queue > alpha:  # a standing queue: slow start is over
                 self._decrease(target)
-            elif (
-                rtts
-                and rtts[-1] <= _AT_ONCE_RTT * self.min_rtt
-                and 2 * in_flight >= self._round_size
-            ):
-                # every answer came back at the minimum: the server worked on the whole
-                # round at once; grow by half a round more (2.5x per round trip)
-                self._set(self._value + self._round_size / 2)
         elif queue > beta:
             if queued_before:  # two rounds in a row: a pause of the client spans one
                 self._decrease(target)
@@ -293,12 +277,6 @@ class AdaptiveLimit:
             self._probe_left = 2 * self._limit
             self._probe_min = math.inf
             self._set(self._value / 2.0)
-
-    def _at_once(self, rtts: list[float], in_flight: int) -> bool:
-        """Whether the server worked on the whole round at once: the window was used and
-        every answer (``rtts``, sorted) came back near the minimum round trip."""
-        used = 2 * in_flight >= self._round_size
-        return used and bool(rtts) and rtts[-1] <= _AT_ONCE_RTT * self.min_rtt
 
     def _decrease(self, target: float) -> None:
         """Shrink to ``target`` and leave slow start; at most once per round trip."""
