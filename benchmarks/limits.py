@@ -18,6 +18,10 @@ sleeping ``Retry-After`` on a 429, on a few jobs: the point is its ratio. ``raw 
 (profiles without a rate: it does not retry a 429) sends the same batches pre-encoded
 with plain aiohttp, 64 in flight: the floor that the machine and the fake set.
 
+Beside wall time, each SDK run reports when its first answer came (the whole-list
+validation, then one round trip) and the client's time in the garbage collector, all
+of it and the longest pause: where a run loses time against ``raw 64``.
+
 Example::
 
     >>> FAR.limit(100_000, 100)  # 1,000 requests of 70 ms on 16 workers, + 150 ms
@@ -28,6 +32,7 @@ Example::
 
 from __future__ import annotations
 
+import gc
 import inspect
 import math
 import time
@@ -35,7 +40,7 @@ from typing import Any, Final
 
 import attrs
 
-from hellotracks_async import BulkError, HellotracksClient, Job
+from hellotracks_async import BulkError, HellotracksClient, Job, Progress
 
 from . import shapes, throughput
 from ._server import ServerProcess
@@ -199,14 +204,24 @@ def _inputs(prefix: str, count: int) -> list[Job]:
 
 
 async def _run_sdk(
-    server: ServerProcess, jobs: list[Job], batch: int, used: dict[str, Any]
+    server: ServerProcess,
+    jobs: list[Job],
+    batch: int,
+    used: dict[str, Any],
+    first_answer: list[float],
 ) -> tuple[int, str | None]:
-    """Create ``jobs``; return (jobs the client reports failed, an unexpected error)."""
+    """Create ``jobs``; return (jobs the client reports failed, an unexpected error).
+    The ``perf_counter()`` of the first answer is appended to ``first_answer``."""
+
+    def progress(_: Progress) -> None:
+        if not first_answer:
+            first_answer.append(time.perf_counter())
+
     async with HellotracksClient(
         server.api_key, base_url=server.base_url, batch_size=batch, **used
     ) as client:
         try:
-            await client.create_jobs(jobs)
+            await client.create_jobs(jobs, progress=progress)
         except BulkError as error:
             return error.result.failed, None
         except Exception as error:  # reported, not hidden: the run is then incomplete
@@ -243,6 +258,7 @@ async def _measure_run(
     await server.configure(**profile.capacity())
     prefix = f"{profile.name}-{name.replace(' ', '')}-"
     run: dict[str, Any] = {"full_jobs": profile.jobs}
+    first_answer: list[float] = []
     if kwargs is RAW:
         bodies = throughput.raw_bodies("minimal", jobs, start=0, batch_size=batch, prefix=prefix)
         run.update(kwargs={}, dropped=[], window=RAW_WINDOW)
@@ -261,9 +277,14 @@ async def _measure_run(
         if predicted > max(budget, 2 * profile.limit(jobs, batch)):
             jobs = max(batch, int(jobs * budget / predicted) // batch * batch)
         run.update(kwargs=used, dropped=dropped, window=window)
-        work = _run_sdk(server, _inputs(prefix, jobs), batch, used)
+        work = _run_sdk(server, _inputs(prefix, jobs), batch, used, first_answer)
+    pauses = throughput.GcClock()
+    gc.callbacks.append(pauses)
     started = time.perf_counter()
-    failed, error = await work
+    try:
+        failed, error = await work
+    finally:
+        gc.callbacks.remove(pauses)
     wall = time.perf_counter() - started
     stats = await server.stats()
     check = await server.check(prefix, jobs)
@@ -286,6 +307,9 @@ async def _measure_run(
         lost=check["missing"],
         duplicated=check["stored"] - (jobs - check["missing"]),
         error=error,
+        first_answer_s=round(first_answer[0] - started, 3) if first_answer else None,
+        client_gc_s=round(pauses.seconds, 3),
+        longest_gc_ms=round(pauses.longest * 1000, 1),
     )
     return run
 

@@ -267,6 +267,8 @@ def _limits(report: dict[str, Any]) -> list[str]:
         "workers, requests / rate) + rtt, for the jobs of that run",
         "  * scaled: the run took fewer jobs than the profile (would take minutes); "
         "naive: one job per request, one at a time, sleeping Retry-After on a 429",
+        "  1st answer: when the SDK's first answer came (validation, then a round trip); "
+        "GC: the client's time in the garbage collector, and its longest pause",
         "",
     ]
     header = [
@@ -283,6 +285,9 @@ def _limits(report: dict[str, Any]) -> list[str]:
         "failed",
         "lost",
         "dup",
+        "1st answer s",
+        "GC s",
+        "longest GC ms",
     ]
     rows = []
     notes = []
@@ -310,6 +315,9 @@ def _limits(report: dict[str, Any]) -> list[str]:
                     f"{run['failed']:,}",
                     f"{run['lost']:,}",
                     f"{run['duplicated']:,}",
+                    "-" if run.get("first_answer_s") is None else f"{run['first_answer_s']:.2f}",
+                    f"{run.get('client_gc_s', 0.0):.2f}",
+                    f"{run.get('longest_gc_ms', 0.0):.0f}",
                 ]
             )
             if run["dropped"]:

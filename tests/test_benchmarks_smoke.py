@@ -48,6 +48,9 @@ _LIMITS_RUN_KEYS = {
     "lost",
     "duplicated",
     "error",
+    "first_answer_s",
+    "client_gc_s",
+    "longest_gc_ms",
 }
 
 
@@ -185,6 +188,10 @@ def _check_limits(report: dict[str, Any]) -> None:
             # a tiny run against a lenient fake: every job stored once
             assert run["stored"] == run["jobs"]
             assert run["lost"] == run["duplicated"] == 0
+            assert run["client_gc_s"] >= 0
+            assert run["longest_gc_ms"] >= 0
+            if name not in ("naive", "raw 64"):  # the SDK's runs report their first answer
+                assert 0 < run["first_answer_s"] <= run["wall_s"], name
         assert section["naive"]["scaled"]
         assert section["naive"]["window"] == 1
 
