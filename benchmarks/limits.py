@@ -18,9 +18,9 @@ sleeping ``Retry-After`` on a 429, on a few jobs: the point is its ratio. ``raw 
 (profiles without a rate: it does not retry a 429) sends the same batches pre-encoded
 with plain aiohttp, 64 in flight: the floor that the machine and the fake set.
 
-Beside wall time, each SDK run reports when its first answer came (the whole-list
-validation, then one round trip) and the client's time in the garbage collector, all
-of it and the longest pause: where a run loses time against ``raw 64``.
+Beside wall time, every run reports the client's time in the garbage collector (all of
+it and the longest pause), and each SDK run when its first request went out (after the
+whole-list validation): where a run loses time against ``raw 64``.
 
 Example::
 
@@ -36,11 +36,14 @@ import gc
 import inspect
 import math
 import time
+from collections.abc import Awaitable
 from typing import Any, Final
 
 import attrs
 
-from hellotracks_async import BulkError, HellotracksClient, Job, Progress
+from hellotracks_async import BulkError, HellotracksClient, Job
+from hellotracks_async.aiohttp_transport import AiohttpTransport
+from hellotracks_async.transport import Response
 
 from . import shapes, throughput
 from ._server import ServerProcess
@@ -203,25 +206,39 @@ def _inputs(prefix: str, count: int) -> list[Job]:
     ]
 
 
+class _FirstRequest:
+    """The client's own aiohttp transport, noting when the first request went out: all
+    the client did before (the whole-list validation) kept the server idle."""
+
+    def __init__(self, server: ServerProcess, max_concurrency: int) -> None:
+        # the connection limit HellotracksClient gives its own transport
+        self._inner = AiohttpTransport(
+            server.base_url, server.api_key, connection_limit=2 * max_concurrency
+        )
+        self.sent_at: float | None = None
+
+    async def post(self, endpoint: str, body: bytes, *, timeout: float) -> Response:
+        if self.sent_at is None:
+            self.sent_at = time.perf_counter()
+        return await self._inner.post(endpoint, body, timeout=timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 async def _run_sdk(
     server: ServerProcess,
     jobs: list[Job],
     batch: int,
     used: dict[str, Any],
-    first_answer: list[float],
+    transport: _FirstRequest,
 ) -> tuple[int, str | None]:
-    """Create ``jobs``; return (jobs the client reports failed, an unexpected error).
-    The ``perf_counter()`` of the first answer is appended to ``first_answer``."""
-
-    def progress(_: Progress) -> None:
-        if not first_answer:
-            first_answer.append(time.perf_counter())
-
+    """Create ``jobs``; return (jobs the client reports failed, an unexpected error)."""
     async with HellotracksClient(
-        server.api_key, base_url=server.base_url, batch_size=batch, **used
+        server.api_key, base_url=server.base_url, batch_size=batch, transport=transport, **used
     ) as client:
         try:
-            await client.create_jobs(jobs, progress=progress)
+            await client.create_jobs(jobs)
         except BulkError as error:
             return error.result.failed, None
         except Exception as error:  # reported, not hidden: the run is then incomplete
@@ -258,7 +275,8 @@ async def _measure_run(
     await server.configure(**profile.capacity())
     prefix = f"{profile.name}-{name.replace(' ', '')}-"
     run: dict[str, Any] = {"full_jobs": profile.jobs}
-    first_answer: list[float] = []
+    first: _FirstRequest | None = None
+    work: Awaitable[tuple[int, str | None]]
     if kwargs is RAW:
         bodies = throughput.raw_bodies("minimal", jobs, start=0, batch_size=batch, prefix=prefix)
         run.update(kwargs={}, dropped=[], window=RAW_WINDOW)
@@ -277,7 +295,9 @@ async def _measure_run(
         if predicted > max(budget, 2 * profile.limit(jobs, batch)):
             jobs = max(batch, int(jobs * budget / predicted) // batch * batch)
         run.update(kwargs=used, dropped=dropped, window=window)
-        work = _run_sdk(server, _inputs(prefix, jobs), batch, used, first_answer)
+        ceiling = used.get("max_concurrency", _parameters()["max_concurrency"].default)
+        first = _FirstRequest(server, ceiling)
+        work = _run_sdk(server, _inputs(prefix, jobs), batch, used, first)
     pauses = throughput.GcClock()
     gc.callbacks.append(pauses)
     started = time.perf_counter()
@@ -307,7 +327,9 @@ async def _measure_run(
         lost=check["missing"],
         duplicated=check["stored"] - (jobs - check["missing"]),
         error=error,
-        first_answer_s=round(first_answer[0] - started, 3) if first_answer else None,
+        first_request_s=(
+            round(first.sent_at - started, 3) if first and first.sent_at is not None else None
+        ),
         client_gc_s=round(pauses.seconds, 3),
         longest_gc_ms=round(pauses.longest * 1000, 1),
     )

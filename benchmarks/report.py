@@ -260,6 +260,11 @@ def _loop(report: dict[str, Any]) -> list[str]:
     return lines + _table(header, rows, right=set(range(1, len(header))))
 
 
+def _maybe(value: float | None, form: str) -> str:
+    """``value`` formatted, or ``-`` when the run has none (or predates the field)."""
+    return "-" if value is None else form.format(value)
+
+
 def _limits(report: dict[str, Any]) -> list[str]:
     lines = [
         "Against the limit: the fake in its own process with a capacity, minimal jobs with "
@@ -267,7 +272,7 @@ def _limits(report: dict[str, Any]) -> list[str]:
         "workers, requests / rate) + rtt, for the jobs of that run",
         "  * scaled: the run took fewer jobs than the profile (would take minutes); "
         "naive: one job per request, one at a time, sleeping Retry-After on a 429",
-        "  1st answer: when the SDK's first answer came (validation, then a round trip); "
+        "  1st request: when the SDK's first request went out (after validating the list); "
         "GC: the client's time in the garbage collector, and its longest pause",
         "",
     ]
@@ -285,7 +290,7 @@ def _limits(report: dict[str, Any]) -> list[str]:
         "failed",
         "lost",
         "dup",
-        "1st answer s",
+        "1st request s",
         "GC s",
         "longest GC ms",
     ]
@@ -315,9 +320,9 @@ def _limits(report: dict[str, Any]) -> list[str]:
                     f"{run['failed']:,}",
                     f"{run['lost']:,}",
                     f"{run['duplicated']:,}",
-                    "-" if run.get("first_answer_s") is None else f"{run['first_answer_s']:.2f}",
-                    f"{run.get('client_gc_s', 0.0):.2f}",
-                    f"{run.get('longest_gc_ms', 0.0):.0f}",
+                    _maybe(run.get("first_request_s"), "{:.2f}"),
+                    _maybe(run.get("client_gc_s"), "{:.2f}"),
+                    _maybe(run.get("longest_gc_ms"), "{:.0f}"),
                 ]
             )
             if run["dropped"]:

@@ -210,8 +210,8 @@ class AdaptiveLimit:
     def spacing(self) -> float:
         """The minimum round trip shared by the limit, times four fifths (half in slow
         start): a full window goes out over most of a round trip (half of one while it
-        grows), never in one burst. 0 before a round trip was measured (overload can
-        end slow start before any answer came back)."""
+        grows), never in one burst. 0 before a round trip was measured (a 429 or a
+        timeout can come before any answer)."""
         if self.min_rtt == math.inf:
             return 0.0
         spread = _SLOW_START_SPREAD if self.slow_start else _WINDOW_SPREAD

@@ -1,10 +1,10 @@
 """Pacing: how fast and how wide a client sends, learned from the server's answers.
 
 A :class:`Pacer` is shared by every request of a client. Before each attempt it leaves
-the limit's ``spacing`` since the previous attempt (an adaptive limit past slow start
-spreads a full window over most of a round trip, so a client that was busy, e.g. in a
-garbage collection, does not answer the pile of answers it then reads with a burst of
-requests that queue at the server), then waits for the client-wide
+the limit's ``spacing`` since the previous attempt (an adaptive limit spreads a full
+window over 0.8 of the minimum round trip, half of it in slow start, so a client that
+was busy, e.g. in a garbage collection, does not answer the pile of answers it then
+reads with a burst of requests that queue at the server), then waits for the client-wide
 :class:`~hellotracks_async.throttle.Throttle` (a pause after a 429, the learned or fixed
 sending rate). After it, it feeds what the answer showed to the throttle and to the
 :class:`~hellotracks_async.concurrency.ConcurrencyLimit` that says how many batches the

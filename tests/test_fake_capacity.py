@@ -138,23 +138,73 @@ async def test_a_worker_keeps_its_schedule_when_the_fake_wakes_up_late():
 
 
 async def test_work_that_takes_time_holds_the_worker():
+    """The worker is free at the planned end plus what ``work()`` took (here an injected
+    latency of 0.5 s), late wake-ups (0.03 s) not counted: neither when the worker's task
+    woke up (0.79) nor at the planned end alone (0.66)."""
     now = [0.0]
 
-    async def sleep(seconds: float) -> None:
+    async def late_sleep(seconds: float) -> None:
         await asyncio.sleep(0)
-        now[0] += seconds
+        now[0] += seconds + 0.03
 
     model = CapacityModel(
-        Capacity(workers=1, per_request=0.1), Counters(), clock=lambda: now[0], sleep=sleep
+        Capacity(workers=1, per_request=0.1), Counters(), clock=lambda: now[0], sleep=late_sleep
     )
     began: list[float] = []
 
-    async def slow_work() -> None:  # e.g. an injected latency of 0.5 s
+    async def slow_work() -> None:
         began.append(now[0])
-        await sleep(0.5)
+        await late_sleep(0.5)
 
     await asyncio.gather(*(model.serve(0, slow_work, refuse=str) for _ in range(2)))
-    assert began == pytest.approx([0.1, 0.7])  # 0.1 service + 0.5 work, then 0.1 service
+    assert began == pytest.approx([0.13, 0.76])
+
+
+async def test_a_failing_work_frees_the_worker():
+    model = CapacityModel(Capacity(workers=1), Counters())
+
+    async def fail() -> str:
+        raise ValueError("boom")
+
+    async def quick() -> str:
+        return "quick"
+
+    with pytest.raises(ValueError, match="boom"):
+        await model.serve(0, fail, refuse=str)
+    assert await model.serve(0, quick, refuse=str) == "quick"
+    assert model.counters.snapshot() == CapacityStats(received=2, served=1)
+
+
+async def test_a_waiter_cancelled_as_it_is_handed_the_worker_passes_it_on():
+    model = CapacityModel(Capacity(workers=1), Counters())
+    release = asyncio.Event()
+
+    async def hold() -> str:
+        await release.wait()
+        return "held"
+
+    async def quick() -> str:
+        return "quick"
+
+    holder = asyncio.create_task(model.serve(0, hold, refuse=str))
+    first = asyncio.create_task(model.serve(0, quick, refuse=str))
+    second = asyncio.create_task(model.serve(0, quick, refuse=str))
+    await until(lambda: model.counters.queued == 2)
+    hand_over = model._release
+
+    def release_then_cancel(free_at: float) -> None:
+        model._release = hand_over  # once: the worker is now handed to `first`...
+        hand_over(free_at)
+        first.cancel()  # ...which is cancelled before it runs
+
+    model._release = release_then_cancel  # type: ignore[method-assign]
+    release.set()
+    assert await holder == "held"
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    await until(second.done)  # `first` passed the worker on (else `second` waits forever)
+    assert second.result() == "quick"
+    assert model.counters.snapshot() == CapacityStats(received=3, served=2, peak_queued=2)
 
 
 def test_token_bucket_retry_after_is_the_wait_rounded_up_to_whole_seconds():

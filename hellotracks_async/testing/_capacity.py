@@ -56,9 +56,10 @@ class Capacity:
       others wait in a FIFO queue.
     - ``per_request`` + ``per_job`` * (jobs in the request): how long a worker is busy
       with one request. A worker keeps its own schedule: a request that waited for it
-      starts when the one before was due to end, so the fake's own event loop waking
-      up late (it parses, checks and stores every job on one core) costs latency, not
-      capacity, and the server delivers the capacity the settings describe.
+      starts when the one before was due to end, so the fake's event loop waking up
+      late (busy parsing other requests on one core) costs latency, not capacity. The
+      time the fake takes to check and store a request's own jobs (and an injected
+      latency) still holds the worker.
     - ``rate``: requests per second a token bucket admits on arrival, before the queue
       (``None``: no limit). A request finding no token is answered 429 at once, with a
       ``Retry-After`` of whole seconds, at least 1: the wait for the next token rounded
@@ -219,7 +220,8 @@ class TokenBucket:
 class CapacityModel:
     """Runs requests through one :class:`Capacity`, counting into shared :class:`Counters`.
 
-    ``clock`` and ``sleep`` are replaceable for tests.
+    ``clock`` and ``sleep`` are replaceable for tests; replace both, as the service
+    sleeps until a time read from ``clock``.
 
     Example:
 
