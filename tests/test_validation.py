@@ -18,6 +18,10 @@ from hellotracks_async.validation import (
 )
 
 
+class _Text(str):
+    """A str subclass: still a text."""
+
+
 @pytest.mark.parametrize(
     ("job", "field", "value"),
     [
@@ -64,6 +68,10 @@ from hellotracks_async.validation import (
         ({"notes": "ring twice"}, "notes", "ring twice"),
         ({1: "a"}, "1", "a"),
         (Job(ts_created=datetime(2026, 1, 1)), "tsCreated", None),
+        # A value whose exact type decides nothing (a subclass) is still checked.
+        (Job(priority=True), "priority", True),
+        (Job(is_template=1), "isTemplate", 1),  # type: ignore[arg-type]
+        (Job(type=3), "type", 3),
     ],
 )
 def test_bad_input_names_index_field_and_value(job: Any, field: str, value: Any) -> None:
@@ -88,6 +96,7 @@ def test_bad_input_names_index_field_and_value(job: Any, field: str, value: Any)
         Job(ts_created=datetime(2026, 1, 1, tzinfo=timezone.utc), is_template=True),
         Job(custom_fields=[CustomField("PO", "1")], priority=0),
         {"customFields": [{"key": "PO", "val": "1"}], "day": 0},
+        Job(worker=_Text("w@x.y"), day=datetime(2026, 1, 1, tzinfo=timezone.utc), type=1),
     ],
 )
 def test_good_input_passes(job: Any) -> None:
