@@ -59,19 +59,25 @@ async def test_two_workers_six_requests_four_wait_in_fifo_order():
     assert model.counters.snapshot() == CapacityStats(received=6, served=6, peak_queued=4)
 
 
-async def test_a_cancelled_waiter_leaves_the_queue_and_the_worker_free():
-    model = CapacityModel(Capacity(workers=1), Counters())
+def _hold_the_worker(model: CapacityModel) -> tuple[asyncio.Event, asyncio.Task[str]]:
+    """A request that holds a worker of ``model`` until the event is set."""
     release = asyncio.Event()
 
     async def hold() -> str:
         await release.wait()
         return "held"
 
-    async def quick() -> str:
-        return "quick"
+    return release, asyncio.create_task(model.serve(0, hold, refuse=str))
 
-    holder = asyncio.create_task(model.serve(0, hold, refuse=str))
-    waiter = asyncio.create_task(model.serve(0, quick, refuse=str))
+
+async def _quick() -> str:
+    return "quick"
+
+
+async def test_a_cancelled_waiter_leaves_the_queue_and_the_worker_free():
+    model = CapacityModel(Capacity(workers=1), Counters())
+    release, holder = _hold_the_worker(model)
+    waiter = asyncio.create_task(model.serve(0, _quick, refuse=str))
     await until(lambda: model.counters.queued == 1)
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -79,7 +85,7 @@ async def test_a_cancelled_waiter_leaves_the_queue_and_the_worker_free():
     assert model.counters.queued == 0
     release.set()
     assert await holder == "held"
-    assert await model.serve(0, quick, refuse=str) == "quick"  # the worker is free again
+    assert await model.serve(0, _quick, refuse=str) == "quick"  # the worker is free again
 
 
 async def test_round_trip_and_service_time_per_job():
@@ -115,22 +121,35 @@ async def test_rate_limited_requests_are_refused_before_the_queue():
     assert model.counters.snapshot() == CapacityStats(received=4, served=3, rate_limited=1)
 
 
+class _LateClock:
+    """A clock that only sleeps move, each sleep waking ``late`` seconds late."""
+
+    def __init__(self, late: float) -> None:
+        self.now = 0.0
+        self.late = late
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(0)
+        self.now += seconds + self.late
+
+
+def _one_worker(clock: _LateClock, service: float) -> CapacityModel:
+    capacity = Capacity(workers=1, per_request=service)
+    return CapacityModel(capacity, Counters(), clock=clock, sleep=clock.sleep)
+
+
 async def test_a_worker_keeps_its_schedule_when_the_fake_wakes_up_late():
     """One worker, three queued requests of 0.1 s; every wake-up of the fake comes 0.03 s
     late. The worker's requests still start 0.1 s apart; only the answers are late."""
-    now = [0.0]
-
-    async def late_sleep(seconds: float) -> None:
-        await asyncio.sleep(0)
-        now[0] += seconds + 0.03
-
-    model = CapacityModel(
-        Capacity(workers=1, per_request=0.1), Counters(), clock=lambda: now[0], sleep=late_sleep
-    )
+    clock = _LateClock(late=0.03)
+    model = _one_worker(clock, service=0.1)
     began: list[float] = []
 
     async def work() -> None:
-        began.append(now[0])
+        began.append(clock.now)
 
     await asyncio.gather(*(model.serve(0, work, refuse=str) for _ in range(3)))
     # the first waits 0.1 s from 0 and wakes 0.03 late; the second starts at 0.1, not 0.13
@@ -141,20 +160,13 @@ async def test_work_that_takes_time_holds_the_worker():
     """The worker is free at the planned end plus what ``work()`` took (here an injected
     latency of 0.5 s), late wake-ups (0.03 s) not counted: neither when the worker's task
     woke up (0.79) nor at the planned end alone (0.66)."""
-    now = [0.0]
-
-    async def late_sleep(seconds: float) -> None:
-        await asyncio.sleep(0)
-        now[0] += seconds + 0.03
-
-    model = CapacityModel(
-        Capacity(workers=1, per_request=0.1), Counters(), clock=lambda: now[0], sleep=late_sleep
-    )
+    clock = _LateClock(late=0.03)
+    model = _one_worker(clock, service=0.1)
     began: list[float] = []
 
     async def slow_work() -> None:
-        began.append(now[0])
-        await late_sleep(0.5)
+        began.append(clock.now)
+        await clock.sleep(0.5)
 
     await asyncio.gather(*(model.serve(0, slow_work, refuse=str) for _ in range(2)))
     assert began == pytest.approx([0.13, 0.76])
@@ -166,29 +178,17 @@ async def test_a_failing_work_frees_the_worker():
     async def fail() -> str:
         raise ValueError("boom")
 
-    async def quick() -> str:
-        return "quick"
-
     with pytest.raises(ValueError, match="boom"):
         await model.serve(0, fail, refuse=str)
-    assert await model.serve(0, quick, refuse=str) == "quick"
+    assert await model.serve(0, _quick, refuse=str) == "quick"
     assert model.counters.snapshot() == CapacityStats(received=2, served=1)
 
 
 async def test_a_waiter_cancelled_as_it_is_handed_the_worker_passes_it_on():
     model = CapacityModel(Capacity(workers=1), Counters())
-    release = asyncio.Event()
-
-    async def hold() -> str:
-        await release.wait()
-        return "held"
-
-    async def quick() -> str:
-        return "quick"
-
-    holder = asyncio.create_task(model.serve(0, hold, refuse=str))
-    first = asyncio.create_task(model.serve(0, quick, refuse=str))
-    second = asyncio.create_task(model.serve(0, quick, refuse=str))
+    release, holder = _hold_the_worker(model)
+    first = asyncio.create_task(model.serve(0, _quick, refuse=str))
+    second = asyncio.create_task(model.serve(0, _quick, refuse=str))
     await until(lambda: model.counters.queued == 2)
     hand_over = model._release
 
