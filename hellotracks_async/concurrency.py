@@ -14,7 +14,9 @@ limit of 10, about 3.5 and 7 at 55).
   limit doubles per round trip, 4 -> 64 in four) while its ``queue`` is at most
   ``alpha``, and a half while it is at most ``beta`` (1.5x per round trip near the
   top). A round trip whose *lowest* sample shows a queue over ``alpha`` (a standing
-  queue, not the momentary one of a burst) ends slow start at the no-queue level.
+  queue, not the momentary one of a burst) ends slow start at the no-queue level;
+  reaching ``max_limit`` ends it too (TCP's ``ssthresh``: nothing is left to probe
+  for, and a queue at the ceiling is then drained by the rules below).
 - **Congestion avoidance** (TCP Vegas): once per round trip, on the round's *median*
   round trip (one slow answer does not count), the limit grows by ``alpha`` while
   ``queue < alpha`` and drops to the no-queue level plus ``alpha`` once ``queue > beta``
@@ -242,6 +244,8 @@ class AdaptiveLimit:
                 self._set(self._value + 1.0)  # doubles per round trip
             elif queue <= self._alpha * self.beta / self.alpha:
                 self._set(self._value + 0.5)  # a queue is forming: 1.5x per round trip
+            if self._value >= self.max_limit:  # nothing left to probe for (TCP's ssthresh)
+                self.slow_start = False
         self._round_samples += 1
         if self._round_samples >= self._round_size:
             self._end_round()

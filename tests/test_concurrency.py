@@ -144,6 +144,18 @@ def test_slow_start_queues_at_most_two_w_plus_two(workers: int) -> None:
     assert result.peak_queue_after(0.0) <= 2 * workers + 2
 
 
+def test_slow_start_ends_at_the_ceiling() -> None:
+    # A queue at the ceiling is then drained by the Vegas rule (the median of a round),
+    # which slow start's rule (the lowest sample) can miss for seconds.
+    limit = AdaptiveLimit(initial=4, max_limit=8)
+    for _ in range(3):
+        limit.on_sample(rtt=0.2, in_flight=4, overloaded=False)
+    assert (limit.limit, limit.slow_start) == (7, True)
+    limit.on_sample(rtt=0.2, in_flight=4, overloaded=False)
+    assert (limit.limit, limit.slow_start) == (8, False)
+    assert AdaptiveLimit(initial=4, max_limit=4).slow_start  # starting there is not reaching it
+
+
 def test_a_burst_counts_its_first_answers() -> None:
     # The answers to a burst carry in_flight 1, 2, 3, 4 (their place in it): each grows
     # the limit, the window was used.
