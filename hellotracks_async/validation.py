@@ -7,6 +7,9 @@ A job comes in one of two forms, each with its own table of checks:
 - a wire-format dict: each key must be a known wire name (or ``custom_<name>``), each
   value of the type the API takes (``int`` YYYYMMDD day, epoch milliseconds...).
 
+The tables, a check per field in each form, are in
+:mod:`~hellotracks_async.field_checks`; this module walks a job with them.
+
 Everything must be JSON that the API can read: no ``Decimal``, ``set`` or other objects,
 no ``nan``, no integer beyond 64 bits, no non-string dict key, nested values included.
 The first problem raises :class:`~hellotracks_async.errors.ValidationError` naming the
@@ -31,22 +34,24 @@ Example::
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
 from operator import attrgetter
 from typing import Any, Final
 
 import attrs
 
 from .errors import ValidationError
-from .models import UNSET, CustomField, Job, JobType, JobUpdate
-from .wire import (
-    date_from_yyyymmdd,
-    is_custom_name,
-    suggest_wire_name,
-    to_wire_name,
+from .field_checks import (
+    CLEARABLE,
+    OBJECT_RULES,
+    PASSED_BY_TYPE,
+    WIRE_RULES,
+    Check,
+    custom_value,
+    json_problem,
 )
+from .models import UNSET, Job, JobUpdate
+from .wire import is_custom_name, suggest_wire_name
 
 __all__ = [
     "validate_create",
@@ -54,207 +59,16 @@ __all__ = [
     "validate_edit_pair",
 ]
 
-#: A check: the reason a value is refused, or ``None`` if it is fine.
-_Check = Callable[[Any], "str | None"]
-
-_INT64: Final = range(-(2**63), 2**63)
-
-
-def _json_problem(value: Any) -> str | None:
-    """Why JSON (as the client sends it) cannot carry ``value``, nested values included."""
-    if value is None or isinstance(value, (str, bool)):
-        return None
-    if isinstance(value, int):
-        return None if value in _INT64 else "is an integer beyond 64 bits"
-    if isinstance(value, float):
-        return None if math.isfinite(value) else "is not a finite number"
-    if isinstance(value, (list, tuple)):
-        return next(filter(None, map(_json_problem, value)), None)
-    if isinstance(value, dict):
-        if not all(isinstance(key, str) for key in value):
-            return "has a dict key that is not a string"
-        return next(filter(None, map(_json_problem, value.values())), None)
-    return f"is a {type(value).__name__}, which JSON cannot carry"
-
-
-def _text(value: Any) -> str | None:
-    return None if isinstance(value, str) else "must be a string"
-
-
-def _integer(value: Any) -> str | None:
-    if type(value) is int or (isinstance(value, int) and not isinstance(value, bool)):
-        return None if value in _INT64 else "is an integer beyond 64 bits"
-    return "must be an integer"
-
-
-def _number(value: Any) -> str | None:
-    if type(value) is float:  # the usual case first
-        return None if math.isfinite(value) else "is not a finite number"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return "must be a number"
-    return _json_problem(value)
-
-
-def _boolean(value: Any) -> str | None:
-    return None if isinstance(value, bool) else "must be true or false"
-
-
-def _within(check: _Check, low: int, high: int, usual: tuple[type, ...]) -> _Check:
-    """``check``, and ``low <= value <= high``."""
-
-    def within(value: Any) -> str | None:
-        if type(value) in usual and low <= value <= high:
-            return None  # the usual case, decided at once (nan fails the comparison)
-        reason = check(value)
-        if reason is None and not low <= value <= high:
-            reason = f"must be within [{low:g}, {high:g}]"
-        return reason
-
-    return within
-
-
-def _hhmm(value: Any) -> str | None:
-    if _integer(value) is not None:
-        return "must be an HHMM integer"
-    hours, minutes = divmod(value, 100)
-    if value == 2400 or (0 <= hours < 24 and 0 <= minutes < 60):
-        return None
-    return "must be an HHMM time between 0 and 2400"
-
-
-def _job_type(value: Any) -> str | None:
-    if isinstance(value, JobType) or (type(value) is int and value in (0, 1, 2)):
-        return None
-    return "must be a JobType (0 work, 1 pickup, 2 dropoff)"
-
-
-def _yyyymmdd(value: Any) -> str | None:
-    if type(value) is int and 10000101 <= value <= 99991231 and 1 <= value % 100 <= 28:
-        return None  # surely a real date (or a year the API will refuse)
-    if _integer(value) is not None:
-        return "must be a YYYYMMDD integer"
-    try:
-        if value:
-            date_from_yyyymmdd(value)
-    except ValueError:
-        return "is not a real date (YYYYMMDD)"
-    return None
-
-
-def _date(value: Any) -> str | None:
-    return None if isinstance(value, date) else "must be a datetime.date"
-
-
-def _epoch_ms(value: Any) -> str | None:
-    reason = _integer(value)
-    if reason is None and value < 0:
-        return "must be epoch milliseconds (0 or more)"
-    return reason
-
-
-def _aware(value: Any) -> str | None:
-    if not isinstance(value, datetime):
-        return "must be a timezone-aware datetime"
-    return "must be timezone-aware" if value.utcoffset() is None else None
-
-
-def _custom_value(value: Any) -> str | None:
-    """A custom field's value: a string, a number or a bool."""
-    if isinstance(value, (str, int, float)):  # bool is an int
-        return _json_problem(value)
-    return "must be a string, a number or a bool"
-
-
-def _custom_fields(item_check: _Check) -> _Check:
-    def check(value: Any) -> str | None:
-        if not isinstance(value, list):
-            return "must be a list of custom fields"
-        return next(filter(None, map(item_check, value)), None)
-
-    return check
-
-
-def _custom_item(key: Any, val: Any) -> str | None:
-    if not isinstance(key, str):
-        return f"has a custom field whose key {key!r} is not a string"
-    if _custom_value(val) is not None:
-        return f"has a custom field value {val!r}, which is not a string, number or bool"
-    return None
-
-
-def _custom_field_object(item: Any) -> str | None:
-    if not isinstance(item, CustomField):
-        return f"holds {item!r}, which is not a CustomField"
-    return _custom_item(item.key, item.val)
-
-
-def _custom_field_wire(item: Any) -> str | None:
-    if not isinstance(item, dict):
-        return f'holds {item!r}, which is not a {{"key": ..., "val": ...}} object'
-    return _custom_item(item.get("key"), item.get("val")) or _json_problem(item)
-
-
-#: Each attribute type of :class:`Job` -> (check of the attribute, check of the wire value).
-_BY_TYPE: Final[dict[Any, tuple[_Check, _Check]]] = {
-    str | None: (_text, _text),
-    int | None: (_integer, _integer),
-    float | None: (_number, _number),
-    bool | None: (_boolean, _boolean),
-    date | None: (_date, _yyyymmdd),
-    datetime | None: (_aware, _epoch_ms),
-    JobType | int | None: (_job_type, _job_type),
-    list[CustomField] | None: (
-        _custom_fields(_custom_field_object),
-        _custom_fields(_custom_field_wire),
-    ),
-}
-
-#: Fields with a narrower check than their type's, in both forms.
-_BY_NAME: Final[dict[str, _Check]] = {
-    "destinationLat": _within(_number, -90, 90, (float, int)),
-    "destinationLng": _within(_number, -180, 180, (float, int)),
-    "priority": _within(_integer, 0, 10, (int,)),
-    "windowStart": _hhmm,
-    "windowEnd": _hhmm,
-}
-
-
-def _rules(form: int) -> dict[str, tuple[str, _Check]]:
-    """wire name -> (attribute, check) of every :class:`Job` field; ``form`` 0 for
-    attributes, 1 for wire values."""
-    rules = {}
-    for field in attrs.fields(attrs.resolve_types(Job)):
-        if field.name != "extras":
-            wire = to_wire_name(field.name)
-            check = _BY_NAME.get(wire) or _BY_TYPE[field.type][form]
-            rules[wire] = (field.name, check)
-    return rules
-
-
-_OBJECT_RULES: Final = _rules(0)
-_WIRE_RULES: Final = _rules(1)
-
 
 def _object_checks(cls: type) -> tuple[Callable[[Any], tuple[Any, ...]], tuple[Any, ...]]:
     """A getter of all checked attributes of ``cls`` at once, and (wire name, check) of each."""
     rules = [
-        (attr, wire, check) for wire, (attr, check) in _OBJECT_RULES.items() if hasattr(cls, attr)
+        (attr, wire, check) for wire, (attr, check) in OBJECT_RULES.items() if hasattr(cls, attr)
     ]
     return attrgetter(*(attr for attr, _, _ in rules)), tuple((w, c) for _, w, c in rules)
 
 
 _OBJECT_CHECKS: Final = {Job: _object_checks(Job), JobUpdate: _object_checks(JobUpdate)}
-#: Dates and times a :class:`JobUpdate` clears with ``None``.
-_CLEARABLE: Final = frozenset(
-    wire for wire, (_, check) in _OBJECT_RULES.items() if check in (_date, _aware)
-)
-#: Checks that every value of these exact types passes: such a value needs no call.
-_PASSED_BY_TYPE: Final[dict[_Check, tuple[type, ...]]] = {
-    _text: (str,),
-    _date: (date, datetime),
-    _boolean: (bool,),
-    _job_type: (JobType,),
-}
 #: The attribute type that means "not set": ``None`` on a Job, ``UNSET`` on a JobUpdate.
 _NOT_SET: Final[dict[type, type]] = {Job: type(None), JobUpdate: type(UNSET)}
 
@@ -270,7 +84,7 @@ class _Plan:
     Jobs of one import mostly share their types, so a plan is made once and reused."""
 
     fields_set: int
-    checks: tuple[tuple[int, str, _Check], ...]
+    checks: tuple[tuple[int, str, Check], ...]
 
 
 #: class -> attribute types -> plan; cleared when it holds ``_MAX_PLANS`` plans.
@@ -291,9 +105,9 @@ def _plan(kind: type, types: tuple[type, ...]) -> _Plan:
             continue
         fields_set += 1
         if type_ is type(None):  # on a JobUpdate: clears the field
-            if wire not in _CLEARABLE:
+            if wire not in CLEARABLE:
                 checks.append((position, wire, _cannot_clear))
-        elif type_ not in _PASSED_BY_TYPE.get(check, ()):
+        elif type_ not in PASSED_BY_TYPE.get(check, ()):
             checks.append((position, wire, check))
     if len(plans) >= _MAX_PLANS:
         plans.clear()
@@ -321,13 +135,13 @@ def _unknown(index: int, key: Any, value: Any) -> ValidationError:
 def _check_wire_dict(item: Mapping[Any, Any], index: int, allow_unknown: bool) -> None:
     """Every key of a wire-format dict (or of ``extras``, with ``allow_unknown``)."""
     for key, value in item.items():
-        rule = _WIRE_RULES.get(key)
+        rule = WIRE_RULES.get(key)
         if rule is not None:
             reason = None if value is None else rule[1](value)
         elif is_custom_name(key):
-            reason = None if value is None else _custom_value(value)
+            reason = None if value is None else custom_value(value)
         elif allow_unknown and isinstance(key, str):
-            reason = _json_problem(value)
+            reason = json_problem(value)
         else:
             raise _unknown(index, key, value)
         if reason is not None:
