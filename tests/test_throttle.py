@@ -53,6 +53,13 @@ class VirtualTime:
         return Throttle(clock=self.clock, sleep=self.sleep, rng=random.Random(7), **kwargs)
 
 
+async def _send_ten_a_second(vt: VirtualTime, throttle: Throttle) -> None:
+    """Twenty sends, a tenth of a second apart, from time 0."""
+    for i in range(20):
+        vt.now = i * 0.1
+        assert await throttle.acquire()
+
+
 # -- the pure parts ------------------------------------------------------------------
 
 
@@ -147,9 +154,7 @@ async def test_waiting_requests_resume_spread_out() -> None:
 async def test_rate_drops_on_throttle_and_recovers_over_time() -> None:
     vt = VirtualTime()
     throttle = vt.throttle()
-    for i in range(20):  # twenty sends over the last two seconds: 10/s measured
-        vt.now = i * 0.1
-        assert await throttle.acquire()
+    await _send_ten_a_second(vt, throttle)  # over the last two seconds: 10/s measured
     throttle.on_throttled(1.0)  # a pause of a second: costly enough to teach a rate
     assert throttle.rate == pytest.approx(7.0)  # 0.7 x measured
     rates = []
@@ -169,9 +174,7 @@ async def test_answers_during_a_pause_keep_the_learned_rate() -> None:
     # it down (it did: 0.5/s, the floor, and seconds to climb back against 5/s).
     vt = VirtualTime()
     throttle = vt.throttle()
-    for i in range(20):
-        vt.now = i * 0.1
-        await throttle.acquire()
+    await _send_ten_a_second(vt, throttle)
     throttle.on_throttled(1.0, sent_at=vt.now)
     learned = throttle.rate
     assert learned == pytest.approx(7.0)
@@ -184,9 +187,7 @@ async def test_answers_during_a_pause_keep_the_learned_rate() -> None:
 async def test_answers_to_one_event_lower_the_rate_once() -> None:
     vt = VirtualTime()
     throttle = vt.throttle()
-    for i in range(20):
-        vt.now = i * 0.1
-        await throttle.acquire()
+    await _send_ten_a_second(vt, throttle)
     sent_at = vt.now
     vt.now = 1.95
     for _ in range(5):  # five requests sent together, all answered 429
