@@ -38,8 +38,11 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import datetime
 import os
+import time
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final
@@ -52,7 +55,15 @@ from .concurrency import AdaptiveLimit, ConcurrencyLimit, FixedLimit
 from .engine import BulkEngine, Interrupted, ProgressCallback
 from .errors import ConfigurationError, HellotracksError
 from .models import Job, JobUpdate
-from .operations import CreateJobs, EditJobs, Operation
+from .operations import (
+    CreateJobs,
+    DeleteJobs,
+    EditJobs,
+    GetJobs,
+    Operation,
+    find_query,
+    found_jobs,
+)
 from .pacing import Pacer
 from .results import BatchOutcome, BulkResult
 from .retrying import RetryPolicy, retry_policy
@@ -60,14 +71,16 @@ from .sender import BatchSender
 from .settings import check_base_url, number, positive_or_none, whole_number
 from .throttle import Throttle
 from .transport import Transport
-from .validation import validate_create, validate_edit_pair
+from .validation import validate_create, validate_edit_pair, validate_id
 
-__all__ = ["DEFAULT_BASE_URL", "HellotracksClient", "JobsInput", "UpdatesInput"]
+__all__ = ["DEFAULT_BASE_URL", "HellotracksClient", "IdsInput", "JobsInput", "UpdatesInput"]
 
 DEFAULT_BASE_URL: Final = "https://api.hellotracks.com/api/"
 
 #: What ``create_jobs`` takes: an iterable or async iterable of jobs or wire dicts.
 JobsInput = Iterable[Job | Mapping[str, Any]] | AsyncIterable[Job | Mapping[str, Any]]
+#: What ``get_jobs`` / ``delete_jobs`` take: an iterable or async iterable of job ids.
+IdsInput = Iterable[str] | AsyncIterable[str]
 _Update = JobUpdate | Mapping[str, Any]
 #: What ``edit_jobs`` takes: ``{job_id: update}`` or (async) iterable of pairs.
 UpdatesInput = (
@@ -137,11 +150,11 @@ class HellotracksClient:
         )
         self._transport: Transport = transport or self._aiohttp  # type: ignore[assignment]
         self._pacer = _pacer(self._max_concurrency, adaptive, max_rate)
-        sender = BatchSender(
+        self._sender = BatchSender(
             self._transport, retry=self._retry, timeout=timeout, redact=key, pacer=self._pacer
         )
         self._engine = BulkEngine(
-            sender,
+            self._sender,
             batch_size=self._batch_size,
             unreachable_after=whole_number("unreachable_after", unreachable_after, 0),
         )
@@ -334,6 +347,177 @@ class HellotracksClient:
         )
         return self._stream(operation, _pairs(updates), progress, deadline)
 
+    # -- reading back and deleting ----------------------------------------------------
+
+    async def get_jobs(
+        self,
+        ids: IdsInput,
+        *,
+        raise_on_error: bool = True,
+        progress: ProgressCallback | None = None,
+        deadline: float | None = None,
+    ) -> BulkResult:
+        """Read jobs back by id, in batches (``getjobs`` with ``ids``), in input order.
+
+        ``ids``: any (async) iterable of job ids (``tpl-<id>`` for templates), read
+        lazily, sent through the same window, retries and throttle as creates. Every id
+        ends as its :class:`Job` in ``result.jobs`` or a failure: an id the server does
+        not return fails with :class:`JobNotFoundError`. A bad id (not a string, empty)
+        raises :class:`ValidationError` before anything is sent (a list is checked whole).
+
+        Example::
+
+            result = await client.get_jobs(["64d88ed519c0ae41096aa4b4"], raise_on_error=False)
+            missing = [f.inputs[0] for f in result.failures]
+        """
+        return await self._by_ids(GetJobs(), ids, raise_on_error, progress, deadline)
+
+    async def delete_jobs(
+        self,
+        ids: IdsInput,
+        *,
+        raise_on_error: bool = True,
+        progress: ProgressCallback | None = None,
+        deadline: float | None = None,
+    ) -> BulkResult:
+        """Delete jobs by id, in batches (``deletejobs``); deleting is permanent.
+
+        Retried like an edit (deleting twice leaves the same state). A refused request
+        is sent again in halves, so ids the server refuses (unknown, already deleted)
+        fail alone. An id refused on a retry after an attempt whose answer was lost is
+        in ``result.maybe_deleted``, not in ``failures``: that attempt most likely
+        deleted it. Deleted ids are in ``result.jobs`` as ``Job(id=...)``.
+
+        Example::
+
+            result = await client.delete_jobs(job.id for job in created.jobs)
+            print(result.succeeded, "deleted")
+        """
+        return await self._by_ids(DeleteJobs(), ids, raise_on_error, progress, deadline)
+
+    def stream_get_jobs(
+        self,
+        ids: IdsInput,
+        *,
+        progress: ProgressCallback | None = None,
+        deadline: float | None = None,
+    ) -> AsyncGenerator[BatchOutcome, None]:
+        """Like :meth:`get_jobs`, yielding each batch's :class:`BatchOutcome` as it
+        finishes, so memory stays bounded however many ids.
+
+        Example::
+
+            async for outcome in client.stream_get_jobs(ids):
+                check(outcome.jobs)
+        """
+        return self._stream(GetJobs(), ids, progress, self._checked(deadline))
+
+    def stream_delete_jobs(
+        self,
+        ids: IdsInput,
+        *,
+        progress: ProgressCallback | None = None,
+        deadline: float | None = None,
+    ) -> AsyncGenerator[BatchOutcome, None]:
+        """Like :meth:`delete_jobs`, yielding each batch's :class:`BatchOutcome`.
+
+        Example::
+
+            async for outcome in client.stream_delete_jobs(ids):
+                print(len(outcome.jobs), "deleted,", len(outcome.maybe_deleted), "maybe")
+        """
+        return self._stream(DeleteJobs(), ids, progress, self._checked(deadline))
+
+    async def find_jobs(
+        self,
+        *,
+        day: datetime.date,
+        worker: str = "*",
+        team: int | None = None,
+        order_ids: Iterable[int] | None = None,
+        active: bool | None = None,
+        done: bool | None = None,
+        deadline: float | None = None,
+    ) -> list[Job]:
+        """The jobs of one day: one ``getjobs`` query (retried, throttled), every match.
+
+        ``worker``: a username, ``"*"`` for all; ``team``: a team number; ``order_ids``:
+        numeric order ids; ``active=True``: only active jobs; ``done=True``: only jobs
+        done successfully. The API documents no paging: one answer holds every match.
+        A failure raises its :class:`HellotracksError`.
+
+        Example::
+
+            jobs = await client.find_jobs(day=datetime.date(2026, 11, 23), worker="*")
+        """
+        body = find_query(
+            day=day, worker=worker, team=team, order_ids=order_ids, active=active, done=done
+        )
+        deadline = self._checked(deadline)
+        until = None if deadline is None else time.monotonic() + deadline
+        answer = await self._sender.query("getjobs", body, label=f"getjobs {day}", until=until)
+        return found_jobs(answer)
+
+    async def stream_find_jobs(
+        self,
+        *,
+        days: Iterable[datetime.date],
+        worker: str = "*",
+        team: int | None = None,
+        order_ids: Iterable[int] | None = None,
+        active: bool | None = None,
+        done: bool | None = None,
+    ) -> AsyncGenerator[tuple[datetime.date, list[Job]], None]:
+        """``(day, jobs)`` for each of ``days``, in order, several days in flight (up to
+        the client's concurrency limit). The first failure is raised after the days
+        before it were yielded.
+
+        Example::
+
+            days = (start + datetime.timedelta(n) for n in range(7))
+            async for day, jobs in client.stream_find_jobs(days=days):
+                print(day, len(jobs))
+        """
+        orders = None if order_ids is None else list(order_ids)
+
+        def find(day: datetime.date) -> asyncio.Task[list[Job]]:
+            query = self.find_jobs(
+                day=day, worker=worker, team=team, order_ids=orders, active=active, done=done
+            )
+            return asyncio.ensure_future(query)
+
+        pending: collections.deque[tuple[datetime.date, asyncio.Task[list[Job]]]] = (
+            collections.deque()
+        )
+        try:
+            for day in days:
+                pending.append((day, find(day)))
+                while len(pending) >= max(1, self.concurrency):
+                    first, task = pending.popleft()
+                    yield first, await task
+            while pending:
+                first, task = pending.popleft()
+                yield first, await task
+        finally:
+            for _, task in pending:
+                task.cancel()
+            await asyncio.gather(*(task for _, task in pending), return_exceptions=True)
+
+    async def _by_ids(
+        self,
+        operation: Operation,
+        ids: IdsInput,
+        raise_on_error: bool,
+        progress: ProgressCallback | None,
+        deadline: float | None,
+    ) -> BulkResult:
+        deadline = self._checked(deadline)
+        if raise_on_error and isinstance(ids, (list, tuple)):
+            await _validate_all(ids, _check_id, False)
+        return await self._engine.run(
+            operation, ids, progress, raise_on_error=raise_on_error, deadline=deadline
+        )
+
     async def _stream(
         self,
         operation: Operation,
@@ -371,6 +555,10 @@ async def _validate_all(items: Sequence[Any], check: Callable[..., object], allo
         check(item, index, allow_unknown=allow)
         if breather.due():
             await asyncio.sleep(0)
+
+
+def _check_id(item: Any, index: int, *, allow_unknown: bool) -> None:
+    validate_id(item, index)
 
 
 def _pairs(updates: UpdatesInput) -> Iterable[Any] | AsyncIterable[Any]:

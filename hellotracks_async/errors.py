@@ -6,8 +6,10 @@
     ├── ConfigurationError      bad client settings (no API key, plain http to a remote host)
     ├── ValidationError         bad input, raised before anything is sent
     ├── TransportError          connection failure or timeout
+    ├── NotSentError            the client gave up on a batch before sending it
     ├── APIError                an HTTP error status or an answer whose ``status`` is not 0
     │   ├── AuthenticationError HTTP 401/403
+    │   ├── JobNotFoundError    a job id the server did not return (``get_jobs``)
     │   ├── RateLimitError      HTTP 429, with ``retry_after``
     │   └── ServerError         HTTP 5xx, or an answer that is not JSON (a proxy's page)
     └── BulkError               some inputs of a bulk call failed; carries ``.result``
@@ -38,6 +40,8 @@ __all__ = [
     "BulkInterrupted",
     "ConfigurationError",
     "HellotracksError",
+    "JobNotFoundError",
+    "NotSentError",
     "RateLimitError",
     "ServerError",
     "TransportError",
@@ -111,6 +115,24 @@ class TransportError(HellotracksError):
         self.maybe_sent = maybe_sent
 
 
+class NotSentError(HellotracksError):
+    """The client gave up on a batch before sending it: the call's ``deadline`` passed,
+    an earlier request showed the call cannot succeed (a refused key, an unreachable
+    server), or a rate-limit pause would outlast ``max_retry_after``.
+
+    Nothing of it reached the server (``sent`` is always ``False``): sending it again
+    is safe. It is the client's decision, so it is no server error type.
+
+    Example::
+
+        >>> err = NotSentError("not sent: the call's deadline passed")
+        >>> err.sent, isinstance(err, APIError)
+        (False, False)
+    """
+
+    sent = False
+
+
 class APIError(HellotracksError):
     """The server answered with an error: an HTTP error status or a non-zero ``status``.
 
@@ -156,6 +178,24 @@ class AuthenticationError(APIError):
         >>> AuthenticationError("key refused", http_status=401).http_status
         401
     """
+
+
+class JobNotFoundError(APIError):
+    """A job id the server did not return: ``get_jobs`` asked for it and the answer
+    held no job with that id (it never existed, or was deleted). ``job_id`` names it.
+
+    Example::
+
+        >>> err = JobNotFoundError("64d88ed519c0ae41096aa4b4")
+        >>> err.job_id
+        '64d88ed519c0ae41096aa4b4'
+        >>> str(err)
+        "job not found: '64d88ed519c0ae41096aa4b4' | HTTP 200 | status 0"
+    """
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job not found: {job_id[:40]!r}", http_status=200, api_status=0)
+        self.job_id = job_id
 
 
 class RateLimitError(APIError):

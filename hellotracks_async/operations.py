@@ -18,9 +18,10 @@ Example::
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, Protocol
 
 import attrs
@@ -28,18 +29,22 @@ import orjson
 
 from .batching import Batch
 from .converter import converter
-from .errors import APIError, ValidationError
+from .errors import APIError, JobNotFoundError, ValidationError
 from .models import Job, JobUpdate
 from .results import BatchFailure, BatchOutcome
 from .sansio import answer_jobs, encode_body, match_created, match_edited
-from .validation import validate_create, validate_edit_pair
+from .validation import validate_create, validate_edit_pair, validate_id
 
 __all__ = [
     "IDEMPOTENCY_PREFIX",
     "CreateJobs",
+    "DeleteJobs",
     "EditJobs",
+    "GetJobs",
     "Operation",
     "Prepared",
+    "find_query",
+    "found_jobs",
     "key_prefix",
 ]
 
@@ -84,8 +89,8 @@ class Prepared:
     body: bytes
     idempotent: bool
     label: str
-    #: Each input's wire form, when the body cannot give it back (merged edits);
-    #: ``None``: decoded from the body when asked for.
+    #: Each input's wire form when the body does not hold it as a list (edits keyed
+    #: by id, ids); ``None``: decoded from the body's ``jobs`` when asked for.
     _wire: tuple[Any, ...] | None = None
 
     @property
@@ -160,6 +165,16 @@ class Operation(Protocol):
         """The API action, e.g. ``createjobs``."""
         ...
 
+    @property
+    def with_jobs(self) -> bool:
+        """Whether a success answer carries a ``jobs`` list (``deletejobs``' does not)."""
+        ...
+
+    def after_lost_answer(self, outcome: BatchOutcome) -> BatchOutcome:
+        """The outcome of a refused request one of whose earlier attempts may have
+        been applied (its answer was lost); usually ``outcome`` itself."""
+        ...
+
     def prepare(self, batch: Batch[Any]) -> tuple[Prepared | None, list[BatchFailure]]:
         """Validate and encode a batch; invalid inputs come back as failures."""
         ...
@@ -177,6 +192,12 @@ class Operation(Protocol):
 
 class _Halving:
     """``split`` for an operation that can rebuild a request from part of its inputs."""
+
+    with_jobs = True
+
+    def after_lost_answer(self, outcome: BatchOutcome) -> BatchOutcome:
+        """A refusal stands as it is (a create's keys or an edit's values upsert)."""
+        return outcome
 
     def _prepared(
         self, indices: tuple[int, ...], inputs: tuple[Any, ...], wires: tuple[Any, ...]
@@ -314,8 +335,8 @@ class CreateJobs(_Halving):
 class EditJobs(_Halving):
     """``editjobs``: ``(job_id, JobUpdate | wire dict)`` pairs; setting fields is idempotent.
 
-    Two updates of one id in the same batch are merged in input order, which is what
-    sending them one after the other would do.
+    A request never carries one id twice: the engine sends a repeated id in a later
+    request, after the earlier one has landed (see :mod:`hellotracks_async.window`).
     """
 
     endpoint: Final = "editjobs"
@@ -363,17 +384,14 @@ class EditJobs(_Halving):
     def _prepared(
         self, indices: tuple[int, ...], inputs: tuple[Any, ...], wires: tuple[Any, ...]
     ) -> Prepared:
-        body_jobs: dict[str, dict[str, Any]] = {}
-        for job_id, fields in wires:
-            body_jobs.setdefault(job_id, {}).update(fields)
         return Prepared(
             indices=indices,
             inputs=inputs,
             keys=tuple([job_id for job_id, _ in wires]),
-            body=encode_body({"jobs": body_jobs, **self._flags}),
+            body=encode_body({"jobs": dict(wires), **self._flags}),
             idempotent=True,
             label=_label(self.endpoint, indices),
-            wire=wires,  # merged in the body: keep each update as given
+            wire=wires,  # the body's jobs are keyed by id: keep each pair as given
         )
 
     def outcome(
@@ -382,3 +400,168 @@ class EditJobs(_Halving):
         """Match the answer's jobs to the inputs by job id."""
         answers = match_edited(prepared.keys, answer_jobs(answer))
         return prepared.matched(answers, requests=requests, retries=retries)
+
+
+class _ByIds(_Halving):
+    """The operations on job ids: each input is an id (``tpl-<id>`` for a template),
+    checked, sent in a list under the endpoint's ``field``; reading and deleting are
+    idempotent, so a refused request is halved to find the refused ids."""
+
+    endpoint: str
+    field: str
+
+    def prepare(self, batch: Batch[Any]) -> tuple[Prepared | None, list[BatchFailure]]:
+        """Check each id; encode the batch's request body."""
+        indices: list[int] = []
+        ids: list[str] = []
+        rejected: list[BatchFailure] = []
+        for index, item in zip(batch.indices, batch.items, strict=True):
+            try:
+                ids.append(validate_id(item, index))
+            except ValidationError as exc:
+                rejected.append(_rejected(index, item, exc))
+                continue
+            indices.append(index)
+        if not ids:
+            return None, rejected
+        return self._prepared(tuple(indices), tuple(ids), tuple(ids)), rejected
+
+    def _prepared(
+        self, indices: tuple[int, ...], inputs: tuple[Any, ...], wires: tuple[Any, ...]
+    ) -> Prepared:
+        return Prepared(
+            indices=indices,
+            inputs=inputs,
+            keys=inputs,
+            body=encode_body({self.field: list(inputs)}),
+            idempotent=True,
+            label=_label(self.endpoint, indices),
+            wire=inputs,
+        )
+
+
+class GetJobs(_ByIds):
+    """``getjobs`` by ``ids``: every id ends as its :class:`Job` or a failure with
+    :class:`JobNotFoundError` (the answer held no job with that id).
+
+    Example::
+
+        >>> get = GetJobs()
+        >>> prepared, _ = get.prepare(Batch(0, ["a", "tpl-7"]))
+        >>> prepared.body
+        b'{"data":{"ids":["a","tpl-7"]}}'
+        >>> outcome = get.outcome(prepared, {"status": 0, "jobs": [{"id": "7"}]})
+        >>> [job.id for job in outcome.jobs], outcome.failures[0].exception.job_id
+        (['7'], 'a')
+    """
+
+    endpoint = "getjobs"
+    field = "ids"
+
+    def outcome(
+        self, prepared: Prepared, answer: Mapping[str, Any], *, requests: int = 1, retries: int = 0
+    ) -> BatchOutcome:
+        """Match the answer's jobs to the ids; an id without one is not found."""
+        answers = match_edited(prepared.keys, answer_jobs(answer))
+        if None not in answers:
+            return prepared.matched(answers, requests=requests, retries=retries)
+        structure = converter.get_structure_hook(Job)
+        indices, jobs, failures = [], [], []
+        for index, job_id, job in zip(prepared.indices, prepared.inputs, answers, strict=True):
+            if job is None:
+                missing = JobNotFoundError(job_id)
+                failures.append(BatchFailure((index,), (job_id,), missing, (job_id,)))
+            else:
+                indices.append(index)
+                jobs.append(structure(job, Job))
+        return BatchOutcome(tuple(indices), tuple(jobs), tuple(failures), requests, retries)
+
+
+class DeleteJobs(_ByIds):
+    """``deletejobs``: every id ends deleted (its outcome holds ``Job(id=...)``) or a
+    failure. The answer is ``{"status": 0}`` alone: a success deletes every id sent.
+
+    An id refused on a retry after an attempt whose answer was lost (it may have been
+    applied) is reported apart, in ``maybe_deleted``: most likely it is already gone.
+
+    Example::
+
+        >>> delete = DeleteJobs()
+        >>> prepared, _ = delete.prepare(Batch(0, ["a", "b"]))
+        >>> prepared.body
+        b'{"data":{"jobs":["a","b"]}}'
+        >>> [job.id for job in delete.outcome(prepared, {"status": 0}).jobs]
+        ['a', 'b']
+    """
+
+    endpoint = "deletejobs"
+    field = "jobs"
+    with_jobs = False
+
+    def outcome(
+        self, prepared: Prepared, answer: Mapping[str, Any], *, requests: int = 1, retries: int = 0
+    ) -> BatchOutcome:
+        """Every id sent is deleted."""
+        jobs = tuple([Job(id=job_id) for job_id in prepared.inputs])
+        return BatchOutcome(prepared.indices, jobs, (), requests, retries)
+
+    def after_lost_answer(self, outcome: BatchOutcome) -> BatchOutcome:
+        """A refusal after a lost answer: the ids were most likely deleted by it."""
+        return attrs.evolve(outcome, failures=(), maybe_deleted=outcome.failures)
+
+
+def find_query(
+    *,
+    day: datetime.date,
+    worker: str = "*",
+    team: int | None = None,
+    order_ids: Iterable[int] | None = None,
+    active: bool | None = None,
+    done: bool | None = None,
+) -> bytes:
+    """The body of one ``getjobs`` query by day (see ``HellotracksClient.find_jobs``).
+
+    The API offers only "active jobs" and "jobs done successfully" as progress filters,
+    so ``active`` and ``done`` take ``True`` or ``None``; ``False`` is refused rather
+    than sent as a guess.
+
+    Example::
+
+        >>> find_query(day=datetime.date(2026, 11, 23), team=3, done=True)
+        b'{"data":{"day":20261123,"worker":"*","team":3,"progressSuccess":1}}'
+    """
+    if not isinstance(day, datetime.date):
+        raise ValidationError(None, "day", day, "must be a datetime.date")
+    if not isinstance(worker, str) or not worker:
+        raise ValidationError(None, "worker", worker, 'must be a username or "*"')
+    data: dict[str, Any] = {"day": day.year * 10000 + day.month * 100 + day.day}
+    data["worker"] = worker
+    if team is not None:
+        data["team"] = _whole("team", team)
+    if order_ids is not None:
+        data["orderIds"] = [_whole("order_ids", order_id) for order_id in order_ids]
+    filters = (("active", active, "progressActive"), ("done", done, "progressSuccess"))
+    for name, value, field in filters:
+        if value is True:
+            data[field] = 1
+        elif value is not None:
+            raise ValidationError(None, name, value, "can only be True or None (the API's filter)")
+    return encode_body(data)
+
+
+def _whole(name: str, value: Any) -> int:
+    if type(value) is not int:
+        raise ValidationError(None, name, value, "must be an integer")
+    return value
+
+
+def found_jobs(answer: Mapping[str, Any]) -> list[Job]:
+    """The jobs of a ``getjobs`` answer, structured.
+
+    Example::
+
+        >>> found_jobs({"status": 0, "jobs": [{"id": "a", "day": 20261123}]})[0].day
+        datetime.date(2026, 11, 23)
+    """
+    structure = converter.get_structure_hook(Job)
+    return [structure(job, Job) for job in answer_jobs(answer)]

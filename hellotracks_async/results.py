@@ -73,6 +73,9 @@ class BatchOutcome:
     retries: int = 0
     #: inputs of this batch whose key an earlier input of the call still had in flight
     repeated_keys: int = 0
+    #: ``delete_jobs`` only: ids probably deleted by an attempt whose answer was lost,
+    #: then refused on retry (see :attr:`BulkResult.maybe_deleted`)
+    maybe_deleted: tuple[BatchFailure, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -133,6 +136,11 @@ class BulkResult:
     #: it created or edited. Only keys in flight are tracked, so a key repeated far
     #: apart updates its job just the same but is not counted.
     repeated_keys: int = 0
+    #: ``delete_jobs`` only: ids whose deletion an attempt probably applied (its answer
+    #: was lost) and whose retry the server then refused, most likely because they were
+    #: already gone. They are neither in ``jobs`` nor counted in ``failed``; read them
+    #: back with ``get_jobs`` where certainty matters.
+    maybe_deleted: tuple[BatchFailure, ...] = attrs.field(default=(), converter=_as_tuple)
 
     @property
     def succeeded(self) -> int:
@@ -215,21 +223,36 @@ class ResultAssembler:
         jobs: list[Job] = []
         indices: list[int] = []
         failures: list[BatchFailure] = []
+        maybe_deleted: list[BatchFailure] = []
         for outcome in sorted(self._outcomes, key=_first_index):
             indices.extend(outcome.indices)
             jobs.extend(outcome.jobs)
             failures.extend(outcome.failures)
+            maybe_deleted.extend(outcome.maybe_deleted)
         if indices != sorted(indices):  # a batch split in parts (a sorted list sorts in C, fast)
             order = sorted(range(len(indices)), key=indices.__getitem__)
             indices = [indices[i] for i in order]
             jobs = [jobs[i] for i in order]
-        failures.sort(key=lambda failure: failure.indices[0] if failure.indices else -1)
+        failures.sort(key=_first_of)
+        maybe_deleted.sort(key=_first_of)
         tally = self._tally
         return BulkResult(
-            jobs, indices, failures, tally.requests, tally.retries, elapsed, tally.repeated_keys
+            jobs,
+            indices,
+            failures,
+            tally.requests,
+            tally.retries,
+            elapsed,
+            tally.repeated_keys,
+            maybe_deleted,
         )
 
 
+def _first_of(failure: BatchFailure) -> int:
+    return failure.indices[0] if failure.indices else -1
+
+
 def _first_index(outcome: BatchOutcome) -> int:
-    firsts = [*outcome.indices[:1], *(f.indices[0] for f in outcome.failures if f.indices)]
+    failures = (*outcome.failures, *outcome.maybe_deleted)
+    firsts = [*outcome.indices[:1], *(f.indices[0] for f in failures if f.indices)]
     return min(firsts, default=-1)

@@ -80,7 +80,12 @@ def _excerpt(body: bytes, redact: str | None) -> str:
 
 
 def parse_answer(
-    http_status: int, headers: Mapping[str, str], body: bytes, *, redact: str | None = None
+    http_status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    redact: str | None = None,
+    with_jobs: bool = True,
 ) -> dict[str, Any]:
     """Classify one HTTP answer: return the decoded success body or raise the typed error.
 
@@ -89,7 +94,8 @@ def parse_answer(
       ``retry_after``; 5xx -> :class:`ServerError`; other non-2xx -> :class:`APIError`.
     - A body that is not a JSON object (a proxy's HTML page) -> :class:`ServerError`.
     - ``status`` other than the integer 0 -> :class:`APIError`; so is a success
-      answer without a ``jobs`` list of objects (it accounts for no input).
+      answer without a ``jobs`` list of objects (it accounts for no input), unless
+      ``with_jobs`` is false (``deletejobs`` answers ``{"status": 0}`` alone).
 
     The body excerpt kept on an error has ``redact`` (the API key) replaced by ``***``,
     in case a server or proxy echoes request headers.
@@ -103,7 +109,7 @@ def parse_answer(
     """
     if http_status == 200:  # the usual case: decode once, no excerpt needed
         answer = _decode(body)
-        if _is_success(answer) and _has_job_list(answer):
+        if _is_success(answer) and (not with_jobs or _has_job_list(answer)):
             return answer  # type: ignore[no-any-return]
     excerpt = _excerpt(body, redact)
     if 300 <= http_status < 400:

@@ -25,9 +25,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable
+from typing import Any
 
 from .concurrency import FixedLimit
-from .errors import HellotracksError, unchained
+from .errors import HellotracksError, ServerError, TransportError, unchained
 from .operations import Operation, Prepared
 from .pacing import Pacer
 from .results import BatchOutcome
@@ -39,6 +40,25 @@ from .transport import Response, Transport
 __all__ = ["BatchSender"]
 
 logger = logging.getLogger("hellotracks_async")
+
+
+def _maybe_applied(exc: TransportError | ServerError) -> bool:
+    """Whether the failed attempt may still have been applied: its answer was lost, or a
+    server error other than 503 (which, as for retrying creates, means not taken)."""
+    if isinstance(exc, TransportError):
+        return exc.maybe_sent
+    return exc.http_status != 503
+
+
+class _Attempts:
+    """What the attempts of one request did: how many went out, and whether one that
+    failed may still have been applied (its answer was lost, or a server error)."""
+
+    __slots__ = ("maybe_applied", "requests")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.maybe_applied = False
 
 
 class BatchSender:
@@ -73,20 +93,24 @@ class BatchSender:
         ``2 log2(batch_size)`` each), never with the good ones. No attempt starts
         after ``until`` (a ``time.monotonic()`` value), the call's deadline.
         """
-        parts = [prepared]
+        parts = [(prepared, False)]  # and whether an earlier attempt may have applied it
         done: list[BatchOutcome] = []
         requests = retries = 0
         while parts:
-            part = parts.pop()
-            outcome = await self._attempts(operation, part, until)
+            part, maybe_applied = parts.pop()
+            attempts = _Attempts()
+            outcome = await self._attempts(operation, part, until, attempts)
+            maybe_applied = maybe_applied or attempts.maybe_applied
             requests += outcome.requests
             retries += outcome.retries
             refused = outcome.failures and blames_input(outcome.failures[0].exception)
             if refused and len(part.indices) > 1 and part.idempotent:
                 first, second = operation.split(part)
-                parts += [second, first]  # a stack: the first half goes next
+                parts += [(second, maybe_applied), (first, maybe_applied)]  # first goes next
                 logger.info("%s refused; sending it in halves to find the job", part.label)
                 continue
+            if refused and maybe_applied:
+                outcome = operation.after_lost_answer(outcome)
             done.append(outcome)
         if len(done) == 1:  # never split: its own counts are the batch's
             return done[0]
@@ -96,44 +120,90 @@ class BatchSender:
             failures=tuple(f for outcome in done for f in outcome.failures),
             requests=requests,
             retries=retries,
+            maybe_deleted=tuple(f for outcome in done for f in outcome.maybe_deleted),
         )
 
     async def _attempts(
-        self, operation: Operation, prepared: Prepared, until: float | None
+        self, operation: Operation, prepared: Prepared, until: float | None, attempts: _Attempts
     ) -> BatchOutcome:
         """Send one request under the retry policy; failures come back in the outcome.
 
         ``requests`` counts the attempts that went out: one the throttle held past its
         deadline was never sent, and a batch with none is reported as not sent.
         """
-        requests = 0
+        try:
+            answer = await self._request(
+                operation.endpoint,
+                prepared.body,
+                idempotent=prepared.idempotent,
+                label=prepared.label,
+                until=until,
+                with_jobs=operation.with_jobs,
+                attempts=attempts,
+            )
+        except Exception as exc:
+            error = self._as_ours(exc)
+            requests = attempts.requests
+            logger.warning("%s failed after %d request(s): %s", prepared.label, requests, error)
+            return prepared.failed(error, requests=requests, retries=max(0, requests - 1))
+        requests = attempts.requests
+        return operation.outcome(prepared, answer, requests=requests, retries=requests - 1)
+
+    async def query(
+        self, endpoint: str, body: bytes, *, label: str, until: float | None = None
+    ) -> dict[str, Any]:
+        """One read-only request under the retry policy; the success answer, or the
+        last attempt's error (a :class:`HellotracksError`, redacted) is raised.
+
+        Example::
+
+            answer = await sender.query("getjobs", encode_body({"day": 20261204}),
+                                        label="getjobs 2026-12-04")
+        """
+        try:
+            return await self._request(
+                endpoint, body, idempotent=True, label=label, until=until, attempts=_Attempts()
+            )
+        except Exception as exc:
+            raise self._as_ours(exc) from None
+
+    async def _request(
+        self,
+        endpoint: str,
+        body: bytes,
+        *,
+        idempotent: bool,
+        label: str,
+        until: float | None,
+        attempts: _Attempts,
+        with_jobs: bool = True,
+    ) -> dict[str, Any]:
+        """The attempts of one request: the success answer, or the last error raised."""
         give_up = time.monotonic() + self._retry.deadline
         if until is not None:
             give_up = min(give_up, until)
 
         def post() -> Awaitable[Response]:  # called only once the throttle lets it go
-            nonlocal requests
-            requests += 1
-            return self._transport.post(operation.endpoint, prepared.body, timeout=self._timeout)
+            attempts.requests += 1
+            return self._transport.post(endpoint, body, timeout=self._timeout)
 
-        try:
-            async for attempt in self._retry.retrying(
-                idempotent=prepared.idempotent, label=prepared.label, until=until
-            ):
-                with attempt:
+        async for attempt in self._retry.retrying(idempotent=idempotent, label=label, until=until):
+            with attempt:
+                try:
                     response = await self.pacer.send(post, deadline=give_up)
-                    answer = self._read(response, prepared.label)
-                    retries = max(0, requests - 1)
-                    return operation.outcome(prepared, answer, requests=requests, retries=retries)
-        except Exception as exc:
-            error = self._as_ours(exc)
-            logger.warning("%s failed after %d request(s): %s", prepared.label, requests, error)
-            return prepared.failed(error, requests=requests, retries=max(0, requests - 1))
+                    size = len(response.body)
+                    logger.debug("%s: HTTP %d, %d bytes", label, response.status, size)
+                    return parse_answer(
+                        response.status,
+                        response.headers,
+                        response.body,
+                        redact=self._redact,
+                        with_jobs=with_jobs,
+                    )
+                except (TransportError, ServerError) as exc:
+                    attempts.maybe_applied |= _maybe_applied(exc)
+                    raise
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
-
-    def _read(self, response: Response, label: str) -> dict[str, object]:
-        logger.debug("%s: HTTP %d, %d bytes", label, response.status, len(response.body))
-        return parse_answer(response.status, response.headers, response.body, redact=self._redact)
 
     def _as_ours(self, exc: Exception) -> HellotracksError:
         """``exc`` as a :class:`HellotracksError` with no chained exceptions, redacted."""

@@ -236,3 +236,29 @@ def validate_edit_pair(
     job_id, update = item
     validate_edit(job_id, update, index, allow_unknown=allow_unknown)
     return job_id, update
+
+
+def validate_id(job_id: Any, index: int) -> str:
+    """Check one job id for ``get_jobs`` / ``delete_jobs``; return it.
+
+    A non-empty string (``tpl-<id>`` for a template) that JSON can carry.
+
+    Example::
+
+        >>> validate_id("tpl-42", 0)
+        'tpl-42'
+        >>> validate_id("", 3)
+        Traceback (most recent call last):
+        ...
+        hellotracks_async.errors.ValidationError: job #3: id...must be a non-empty string
+    """
+    if not isinstance(job_id, str) or not job_id:
+        raise ValidationError(index, "id", job_id, "must be a non-empty string")
+    if not job_id.isascii():
+        try:
+            job_id.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError(
+                index, "id", job_id, "holds a lone surrogate (not valid UTF-8)"
+            ) from None
+    return job_id

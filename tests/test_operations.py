@@ -79,29 +79,6 @@ def test_edit_body_is_the_docs_example() -> None:
     assert json.loads(prepared.body) == DOCS_EDIT
 
 
-def test_edit_merges_repeated_ids_in_order() -> None:
-    batch = Batch(
-        0,
-        [
-            ("a", JobUpdate(worker="w1", priority=1)),
-            ("tpl-b", JobUpdate(receiver_uid="")),
-            ("a", JobUpdate(worker="w2")),
-        ],
-    )
-    prepared, _ = EditJobs(send_route_change=True).prepare(batch)
-    assert prepared is not None
-    assert json.loads(prepared.body) == {
-        "data": {
-            "jobs": {"a": {"worker": "w2", "priority": 1}, "tpl-b": {"receiverUid": ""}},
-            "notify": True,
-            "sendRouteChange": True,
-        }
-    }
-    outcome = EditJobs().outcome(prepared, {"status": 0, "jobs": [{"id": "b"}, {"id": "a"}]})
-    assert outcome.indices == (0, 1, 2)
-    assert [job.id for job in outcome.jobs] == ["a", "b", "a"]
-
-
 def test_edit_rejects_non_pairs() -> None:
     prepared, rejected = EditJobs().prepare(Batch(0, ["just-an-id"]))  # type: ignore[list-item]
     assert prepared is None
