@@ -35,8 +35,9 @@ class Breather:
     Example::
 
         >>> breather = Breather()
-        >>> breather.due()  # checked at once: not yet
-        False
+        >>> time.sleep(YIELD_EVERY)  # a stretch of work
+        >>> breather.due()  # time to yield (and the next interval starts now)
+        True
     """
 
     __slots__ = ("_next",)

@@ -54,6 +54,7 @@ from .batching import Breather
 from .concurrency import AdaptiveLimit, ConcurrencyLimit, FixedLimit
 from .engine import BulkEngine, Interrupted, ProgressCallback
 from .errors import ConfigurationError, HellotracksError
+from .gate import AdmissionGate
 from .models import Job, JobUpdate
 from .operations import (
     CreateJobs,
@@ -64,7 +65,6 @@ from .operations import (
     find_query,
     found_jobs,
 )
-from .pacing import Pacer
 from .results import BatchOutcome, BulkResult
 from .retrying import RetryPolicy, retry_policy
 from .sender import BatchSender
@@ -138,6 +138,8 @@ class HellotracksClient:
         self._max_concurrency = whole_number("max_concurrency", max_concurrency, 1)
         number("timeout", timeout, low=0, above=True)
         self._retry = retry_policy(retry, max_retries)
+        if session is not None and transport is not None:
+            raise ConfigurationError("pass session= or transport=, not both (a transport sends)")
         self._base_url = check_base_url(
             base_url or os.environ.get("HELLOTRACKS_BASE_URL") or DEFAULT_BASE_URL
         )
@@ -149,9 +151,9 @@ class HellotracksClient:
             )
         )
         self._transport: Transport = transport or self._aiohttp  # type: ignore[assignment]
-        self._pacer = _pacer(self._max_concurrency, adaptive, max_rate)
+        self._gate = _gate(self._max_concurrency, adaptive, max_rate, self._retry)
         self._sender = BatchSender(
-            self._transport, retry=self._retry, timeout=timeout, redact=key, pacer=self._pacer
+            self._transport, retry=self._retry, timeout=timeout, redact=key, gate=self._gate
         )
         self._engine = BulkEngine(
             self._sender,
@@ -174,7 +176,7 @@ class HellotracksClient:
     @property
     def concurrency(self) -> int:
         """How many requests the client lets be in flight now (adaptive by default)."""
-        return self._pacer.limit
+        return self._gate.limit
 
     @property
     def retry(self) -> RetryPolicy:
@@ -538,13 +540,18 @@ class HellotracksClient:
             raise stopped
 
 
-def _pacer(max_concurrency: int, adaptive: bool, max_rate: float | None) -> Pacer:
+def _gate(
+    max_concurrency: int, adaptive: bool, max_rate: float | None, retry: RetryPolicy
+) -> AdmissionGate:
     limit: ConcurrencyLimit = (
         AdaptiveLimit(initial=min(4, max_concurrency), max_limit=max_concurrency)
         if adaptive
         else FixedLimit(max_concurrency)
     )
-    return Pacer(limit, Throttle(max_rate=positive_or_none("max_rate", max_rate)))
+    throttle = Throttle(
+        max_rate=positive_or_none("max_rate", max_rate), max_pause=retry.max_retry_after
+    )
+    return AdmissionGate(limit, throttle)
 
 
 async def _validate_all(items: Sequence[Any], check: Callable[..., object], allow: bool) -> None:

@@ -24,9 +24,10 @@ limit of 10, about 3.5 and 7 at 55).
   answer of one round; a queue at the server stays).
 - **Spacing** (pacing, as Linux paces TCP): :attr:`~AdaptiveLimit.spacing` is four
   fifths of the minimum round trip shared by the limit (half of it in slow start). The
-  :class:`~hellotracks_async.pacing.Pacer` leaves it between two sends, so a full window
-  goes out over most of a round trip, not at once after the client was busy (a garbage
-  collection): at most 1.25x the rate the window sustains, 2x in slow start.
+  client's one send schedule (:class:`~hellotracks_async.throttle.Throttle`) leaves it
+  between two sends, so a full window goes out over most of a round trip, not at once
+  after the client was busy (a garbage collection): at most 1.25x the rate the window
+  sustains, 2x in slow start.
 - **Multiplicative decrease** (TCP AIMD): an overloaded sample (429, 503, a timeout)
   halves the limit. A decrease happens at most once per round trip, so a burst of
   answers to one event counts once.

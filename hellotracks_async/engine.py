@@ -38,6 +38,7 @@ from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
     Callable,
+    Coroutine,
     Iterable,
     Iterator,
 )
@@ -51,15 +52,16 @@ from .errors import (
     BulkError,
     BulkInterrupted,
     HellotracksError,
+    NotSentError,
     ServerError,
     TransportError,
     ValidationError,
     unchained,
 )
+from .gate import Slot
 from .operations import Operation, Prepared
 from .results import BatchOutcome, BulkResult, Progress, ResultAssembler, Tally
 from .sender import BatchSender
-from .window import Window
 
 __all__ = ["BulkEngine", "Interrupted", "ProgressCallback"]
 
@@ -96,7 +98,8 @@ class _Run:
         limit: Callable[[], int],
     ) -> None:
         self.limit = limit
-        self.running: set[asyncio.Task[BatchOutcome]] = set()
+        #: the batches in flight, each with its slot (released once its outcome is reported)
+        self.running: dict[asyncio.Task[BatchOutcome], Slot] = {}
         self.tally = Tally()
         self.progress = progress
         self.unreachable_after = unreachable_after
@@ -128,25 +131,40 @@ class _Run:
         else:
             self.failed_in_a_row += 1
             if self.unreachable_after and self.failed_in_a_row >= self.unreachable_after:
-                self.blocked = TransportError(
+                self.blocked = NotSentError(
                     f"not sent: the last {self.failed_in_a_row} requests in a row failed "
-                    "(connection errors or server errors, after their retries)",
-                    maybe_sent=False,
+                    "(connection errors or server errors, after their retries)"
                 )
 
     def blocker(self) -> HellotracksError | None:
         """The error to fail a batch with instead of sending it, if any."""
         if self.blocked is None and self.until is not None and time.monotonic() >= self.until:
-            self.blocked = TransportError("not sent: the call's deadline passed", maybe_sent=False)
+            self.blocked = NotSentError("not sent: the call's deadline passed")
         return self.blocked
 
     async def finished(self, *, wait_all: bool) -> list[BatchOutcome]:
-        """Outcomes of tasks that finished: at least one (or all, with ``wait_all``)."""
+        """Outcomes of tasks that finished: at least one (or all, with ``wait_all``).
+        Each batch's slot is released once its outcome is reported."""
         if not self.running:
             return []
         when = asyncio.ALL_COMPLETED if wait_all else asyncio.FIRST_COMPLETED
-        done, self.running = await asyncio.wait(self.running, return_when=when)
-        return [self.report(task.result()) for task in done]
+        done, _ = await asyncio.wait(self.running, return_when=when)
+        outcomes = []
+        for task in done:
+            slot = self.running.pop(task)
+            outcomes.append(self.report(task.result()))
+            slot.release()
+        return outcomes
+
+    async def cancel(self) -> None:
+        """Cancel the batches still in flight and release their slots."""
+        for task in self.running:
+            task.cancel()
+        if self.running:
+            await asyncio.gather(*self.running, return_exceptions=True)
+        for slot in self.running.values():
+            slot.release()
+        self.running.clear()
 
 
 def _one_per_key(operation: Operation, prepared: Prepared | None) -> Iterator[Prepared]:
@@ -184,9 +202,9 @@ class BulkEngine:
         unreachable_after: int = 5,
     ) -> None:
         self._sender = sender
+        self._gate = sender.gate
         self._batch_size = batch_size
         self._unreachable_after = unreachable_after
-        self._window = Window()
 
     async def stream(
         self,
@@ -211,7 +229,7 @@ class BulkEngine:
             progress,
             unreachable_after=self._unreachable_after,
             until=until,
-            limit=lambda: self._sender.pacer.limit,
+            limit=lambda: self._gate.limit,
         )
         reader = batches(source, self._batch_size)
         try:
@@ -232,50 +250,52 @@ class BulkEngine:
                     yield run.report(_unsent(prepared, run.stop))
                     break
                 for part in _one_per_key(operation, prepared):
-                    repeated = self._window.count_held(part.keys)
-                    for outcome in await self._make_room(run, part.keys):
+                    repeated = self._gate.count_held(part.keys)
+                    slot, outcomes = await self._make_room(run, part.keys)
+                    for outcome in outcomes:
                         yield outcome
-                    if (refused := self._start(run, operation, part, repeated)) is not None:
+                    if (refused := self._start(run, operation, part, repeated, slot)) is not None:
                         yield refused
                 await asyncio.sleep(0)  # a long list must not hold the event loop
             for outcome in await run.finished(wait_all=True):
                 yield outcome
         finally:
-            await _cancel(run.running)
+            await run.cancel()
             await reader.aclose()
         if run.stop is not None:
             raise Interrupted(run.stop)
 
-    async def _make_room(self, run: _Run, keys: tuple[Any, ...]) -> list[BatchOutcome]:
-        """Wait until one more batch fits the client-wide window and none of its keys
-        is in flight (per-key order); outcomes that finish meanwhile come back."""
+    async def _make_room(
+        self, run: _Run, keys: tuple[Any, ...]
+    ) -> tuple[Slot | None, list[BatchOutcome]]:
+        """Wait for the gate to admit a batch with ``keys``; outcomes that finish
+        meanwhile come back. No slot (``None``) once the call's deadline passed."""
         outcomes: list[BatchOutcome] = []
-        pacer = self._sender.pacer
-        window = self._window
-        # a batch of ours counts until its outcome is reported, so that callers (the
-        # CLI's journal) never have more than the window unconfirmed
-        while window.active + sum(
-            task.done() for task in run.running
-        ) >= pacer.limit or window.holds_any(keys):
+        while (slot := self._gate.admit(keys)) is None:
             if run.running:  # one of ours finishing frees a place
                 outcomes += await run.finished(wait_all=False)
-            else:  # all places are another call's
-                await self._window.freed()
-        if pacer.limit != self._window.last_limit:
-            logger.debug("concurrency limit now %d", pacer.limit)
-            self._window.last_limit = pacer.limit
-        return outcomes
+            elif not await _within(self._gate.freed(), run.until):  # all are another call's
+                break
+        return slot, outcomes
 
     def _start(
-        self, run: _Run, operation: Operation, prepared: Prepared, repeated: int
+        self,
+        run: _Run,
+        operation: Operation,
+        prepared: Prepared,
+        repeated: int,
+        slot: Slot | None,
     ) -> BatchOutcome | None:
         """Send a batch in a task, or fail it at once if sending cannot succeed."""
-        if (blocked := run.blocker()) is not None:
-            outcome = prepared.failed(blocked, requests=0, retries=0)
+        blocked = run.blocker()
+        if blocked is not None or slot is None:
+            if slot is not None:
+                slot.release()
+            error = blocked or NotSentError("not sent: the call's deadline passed")
+            outcome = prepared.failed(error, requests=0, retries=0)
             return run.report(attrs.evolve(outcome, repeated_keys=repeated))
         task = asyncio.create_task(self._send(operation, prepared, repeated, run.until))
-        self._window.hold(task, prepared.keys)  # now, not when the task first runs
-        run.running.add(task)
+        run.running[task] = slot
         return None
 
     async def _send(
@@ -335,7 +355,7 @@ class BulkEngine:
 
 
 def _unsent(prepared: Prepared, cause: BaseException) -> BatchOutcome:
-    error = HellotracksError(f"not sent: the call stopped early ({type(cause).__name__})")
+    error = NotSentError(f"not sent: the call stopped early ({type(cause).__name__})")
     return prepared.failed(error, requests=0, retries=0)
 
 
@@ -348,8 +368,13 @@ def _not_sent(refusal: AuthenticationError) -> AuthenticationError:
     )
 
 
-async def _cancel(tasks: set[asyncio.Task[BatchOutcome]]) -> None:
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        await asyncio.gather(*tasks, return_exceptions=True)
+async def _within(waiting: Coroutine[Any, Any, None], until: float | None) -> bool:
+    """Await ``waiting``; False if ``until`` (a ``time.monotonic()`` value) came first."""
+    if until is None:
+        await waiting
+        return True
+    try:
+        await asyncio.wait_for(waiting, timeout=max(0.0, until - time.monotonic()))
+    except asyncio.TimeoutError:
+        return False
+    return True

@@ -214,12 +214,17 @@ class RateLimitError(APIError):
 
 class ServerError(APIError):
     """HTTP 5xx, or an answer that is not JSON (typically a proxy's error page).
+    ``retry_after``: the server's wait in seconds, if it said one (a 503 may).
 
     Example::
 
         >>> ServerError("bad gateway", http_status=502).http_status
         502
     """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
 
 
 class BulkError(HellotracksError):

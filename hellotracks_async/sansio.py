@@ -19,6 +19,7 @@ Example::
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from collections.abc import Mapping, Sequence
 from itertools import repeat
@@ -52,24 +53,30 @@ def encode_body(data: Mapping[str, Any]) -> bytes:
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date.
 
+    A value that is not a finite non-negative number of seconds (``inf``, ``nan``,
+    ``-5``) or a date in the past counts as absent (``None``): a broken header must
+    not pause a client forever, nor make it spin.
+
     Example::
 
         >>> parse_retry_after("2.5"), parse_retry_after(None)
         (2.5, None)
         >>> parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0)
         10.0
+        >>> parse_retry_after("inf"), parse_retry_after("-5"), parse_retry_after("nan")
+        (None, None, None)
     """
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when - (time.time() if now is None else now))
+        try:
+            when = email.utils.parsedate_to_datetime(value).timestamp()
+        except (TypeError, ValueError, OverflowError):
+            return None
+        seconds = when - (time.time() if now is None else now)
+    return seconds if 0.0 <= seconds < math.inf else None
 
 
 def _excerpt(body: bytes, redact: str | None) -> str:
@@ -122,7 +129,10 @@ def parse_answer(
         retry_after = parse_retry_after(headers.get("Retry-After"))
         raise RateLimitError("rate limited", http_status=429, retry_after=retry_after, body=excerpt)
     if http_status >= 500:
-        raise ServerError("server error", http_status=http_status, body=excerpt)
+        retry_after = parse_retry_after(headers.get("Retry-After"))
+        raise ServerError(
+            "server error", http_status=http_status, body=excerpt, retry_after=retry_after
+        )
     if http_status in (401, 403):
         raise AuthenticationError("API key refused", http_status=http_status, body=excerpt)
     answer = _decode(body)
@@ -203,16 +213,21 @@ def match_created(
         ...               [{"id": "2", "uidSecondary": "b"}, {"id": "1", "uidSecondary": "a"}])
         [{'id': '1', 'uidSecondary': 'a'}, {'id': '2', 'uidSecondary': 'b'}]
     """
-    by_key = {job["uidSecondary"]: job for job in answered if job.get("uidSecondary")}
+    by_key = {key: job for job in answered if (key := _key_of(job))}
     matched: list[dict[str, Any] | None] = [by_key.get(key) if key else None for key in keys]
     unkeyed = [i for i, key in enumerate(keys) if not key]
     if unkeyed:
         claimed = {key for key in keys if key}
-        rest = [job for job in answered if job.get("uidSecondary") not in claimed]
+        rest = [job for job in answered if _key_of(job) not in claimed]
         if len(rest) == len(unkeyed):
             for i, job in zip(unkeyed, rest, strict=True):
                 matched[i] = job
     return matched
+
+
+def _key_of(job: dict[str, Any]) -> str | None:
+    key = job.get("uidSecondary")
+    return key if type(key) is str else None
 
 
 def match_edited(

@@ -22,24 +22,43 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Coroutine
 from typing import Any
 
 from .concurrency import FixedLimit
-from .errors import HellotracksError, ServerError, TransportError, unchained
+from .errors import HellotracksError, NotSentError, ServerError, TransportError, unchained
+from .gate import AdmissionGate
 from .operations import Operation, Prepared
-from .pacing import Pacer
 from .results import BatchOutcome
 from .retrying import RetryPolicy, blames_input
 from .sansio import parse_answer
 from .throttle import Throttle
-from .transport import Response, Transport
+from .transport import Transport
 
 __all__ = ["BatchSender"]
 
 logger = logging.getLogger("hellotracks_async")
+
+
+async def _by_deadline(
+    request: Coroutine[Any, Any, dict[str, Any]], until: float | None, attempts: _Attempts
+) -> dict[str, Any]:
+    """Await ``request``, cancelling it at ``until`` (a ``time.monotonic()`` value, the
+    call's hard deadline): then it fails as in flight if an attempt went out, else as
+    not sent."""
+    if until is None:
+        return await request
+    try:
+        return await asyncio.wait_for(request, timeout=max(0.0, until - time.monotonic()))
+    except asyncio.TimeoutError:
+        if attempts.requests:
+            raise TransportError(
+                "the call's deadline passed with the request in flight (it may have arrived)"
+            ) from None
+        raise NotSentError("not sent: the call's deadline passed") from None
 
 
 def _maybe_applied(exc: TransportError | ServerError) -> bool:
@@ -74,10 +93,12 @@ class BatchSender:
         retry: RetryPolicy | None = None,
         timeout: float = 30.0,
         redact: str | None = None,
-        pacer: Pacer | None = None,
+        gate: AdmissionGate | None = None,
     ) -> None:
         self._transport = transport
-        self.pacer = pacer or Pacer(FixedLimit(4), Throttle())
+        #: the client's flow control, which every attempt passes (the engine admits
+        #: batches through the same gate)
+        self.gate = gate or AdmissionGate(FixedLimit(4), Throttle())
         self._retry = retry or RetryPolicy()
         self._timeout = timeout
         self._redact = redact
@@ -131,16 +152,17 @@ class BatchSender:
         ``requests`` counts the attempts that went out: one the throttle held past its
         deadline was never sent, and a batch with none is reported as not sent.
         """
+        request = self._request(
+            operation.endpoint,
+            prepared.body,
+            idempotent=prepared.idempotent,
+            label=prepared.label,
+            until=until,
+            with_jobs=operation.with_jobs,
+            attempts=attempts,
+        )
         try:
-            answer = await self._request(
-                operation.endpoint,
-                prepared.body,
-                idempotent=prepared.idempotent,
-                label=prepared.label,
-                until=until,
-                with_jobs=operation.with_jobs,
-                attempts=attempts,
-            )
+            answer = await _by_deadline(request, until, attempts)
         except Exception as exc:
             error = self._as_ours(exc)
             requests = attempts.requests
@@ -160,10 +182,12 @@ class BatchSender:
             answer = await sender.query("getjobs", encode_body({"day": 20261204}),
                                         label="getjobs 2026-12-04")
         """
+        attempts = _Attempts()
+        request = self._request(
+            endpoint, body, idempotent=True, label=label, until=until, attempts=attempts
+        )
         try:
-            return await self._request(
-                endpoint, body, idempotent=True, label=label, until=until, attempts=_Attempts()
-            )
+            return await _by_deadline(request, until, attempts)
         except Exception as exc:
             raise self._as_ours(exc) from None
 
@@ -183,23 +207,24 @@ class BatchSender:
         if until is not None:
             give_up = min(give_up, until)
 
-        def post() -> Awaitable[Response]:  # called only once the throttle lets it go
-            attempts.requests += 1
-            return self._transport.post(endpoint, body, timeout=self._timeout)
-
         async for attempt in self._retry.retrying(idempotent=idempotent, label=label, until=until):
             with attempt:
                 try:
-                    response = await self.pacer.send(post, deadline=give_up)
-                    size = len(response.body)
-                    logger.debug("%s: HTTP %d, %d bytes", label, response.status, size)
-                    return parse_answer(
-                        response.status,
-                        response.headers,
-                        response.body,
-                        redact=self._redact,
-                        with_jobs=with_jobs,
-                    )
+                    async with self.gate.attempt(deadline=give_up):
+                        attempts.requests += 1
+                        response = await self._transport.post(
+                            endpoint, body, timeout=self._timeout
+                        )
+                        logger.debug(
+                            "%s: HTTP %d, %d bytes", label, response.status, len(response.body)
+                        )
+                        return parse_answer(  # raises the typed error the gate learns from
+                            response.status,
+                            response.headers,
+                            response.body,
+                            redact=self._redact,
+                            with_jobs=with_jobs,
+                        )
                 except (TransportError, ServerError) as exc:
                     attempts.maybe_applied |= _maybe_applied(exc)
                     raise

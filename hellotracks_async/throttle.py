@@ -241,9 +241,12 @@ class _Evidence:
 class Throttle:
     """One per client, shared by every request and every concurrent call on that client.
 
-    ``max_rate``: a fixed ceiling in requests per second (a known quota). ``jitter``: a
-    pause's resumptions spread over this fraction of its ``Retry-After``, at most
-    ``max_jitter`` seconds. ``clock``, ``sleep`` and ``rng`` are for tests.
+    ``max_rate``: a fixed ceiling in requests per second (a known quota). ``max_pause``:
+    the longest pause one ``Retry-After`` can order (the client passes the retry
+    policy's ``max_retry_after``: a proxy's ``Retry-After: 3600`` must not stop a
+    long-lived client for an hour). ``jitter``: a pause's resumptions spread over this
+    fraction of its ``Retry-After``, at most ``max_jitter`` seconds. ``clock``,
+    ``sleep`` and ``rng`` are for tests.
 
     Example::
 
@@ -259,6 +262,7 @@ class Throttle:
         self,
         *,
         max_rate: float | None = None,
+        max_pause: float = math.inf,
         jitter: float = 0.25,
         max_jitter: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
@@ -268,6 +272,7 @@ class Throttle:
         if max_rate is not None and max_rate <= 0:
             raise ValueError("max_rate must be positive")
         self.max_rate = max_rate
+        self.max_pause = max_pause
         self.jitter = jitter
         self.max_jitter = max_jitter
         self._clock = clock
@@ -280,6 +285,7 @@ class Throttle:
         self._pause_until = -math.inf
         self._spread = 0.0  # the jitter window of the current pause
         self._last_decrease = -math.inf
+        self._next_send = -math.inf  # the spacing: no send's turn comes before this
         self._epoch = 0  # bumped when a throttle voids the waiting requests' turns
         self._evidence = _Evidence()
         #: throttles reported so far (``on_throttled`` calls)
@@ -295,20 +301,25 @@ class Throttle:
         """The ``clock()`` value at which the current pause ends (in the past: none)."""
         return self._pause_until
 
-    async def acquire(self, *, deadline: float | None = None) -> bool:
+    async def acquire(self, *, deadline: float | None = None, spacing: float = 0.0) -> bool:
         """Wait until a request may be sent; False, not waiting, if not before ``deadline``.
 
-        Waits past any pause, then for a token of the sending rate. ``deadline`` is a
-        ``clock()`` value. Call it before every attempt, retries included.
+        Waits past any pause, for a token of the sending rate, and until ``spacing``
+        seconds after the previous send's turn (the concurrency limit's pacing: this is
+        the client's one send schedule). ``deadline`` is a ``clock()`` value. Call it
+        before every attempt, retries included.
         """
         while True:
             now = self._clock()
             epoch = self._epoch
-            when = self._turn(now)
+            spaced = max(now, self._next_send)  # its place in the spacing's line
+            when = max(self._turn(now), spaced)
             if deadline is not None and when > deadline:
                 return False
             if self._bucket is not None:
                 self._bucket.take(now)
+            if spacing:
+                self._next_send = spaced + spacing
             if when > now:
                 await self._sleep(when - now)
             if epoch == self._epoch:
@@ -326,10 +337,10 @@ class Throttle:
     def on_throttled(self, retry_after: float | None, *, sent_at: float | None = None) -> None:
         """Report a 429, or a 503 with ``Retry-After`` (seconds, None if absent).
 
-        Pauses every request until ``Retry-After`` has passed. If 429s recur (see the
-        module), it also lowers the sending rate, once per event: if the request was
-        sent (``sent_at``, a ``clock()`` value) before the last decrease, or without
-        ``sent_at`` during a pause, only the pause is extended.
+        Pauses every request until ``Retry-After`` (at most ``max_pause``) has passed.
+        If 429s recur (see the module), it also lowers the sending rate, once per
+        event: if the request was sent (``sent_at``, a ``clock()`` value) before the
+        last decrease, or without ``sent_at`` during a pause, only the pause is extended.
 
         Example::
 
@@ -345,6 +356,8 @@ class Throttle:
         """
         now = self._clock()
         self.throttles += 1
+        if retry_after is not None:
+            retry_after = min(retry_after, self.max_pause)
         # Stale: an answer to a request sent before the last decrease (same event).
         stale = now < self._pause_until if sent_at is None else sent_at <= self._last_decrease
         changed = False
@@ -391,6 +404,7 @@ class Throttle:
         """Void the waiting requests' turns; sending restarts when the pause ends."""
         self._epoch += 1
         resume = max(now, self._pause_until)
+        self._next_send = -math.inf
         self._meter.restart(resume)
         if self._bucket is not None:
             self._bucket.restart(resume)

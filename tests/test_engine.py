@@ -23,6 +23,7 @@ from hellotracks_async import (
     Job,
     JobUpdate,
     MockTransport,
+    NotSentError,
     Progress,
     Request,
     Response,
@@ -169,7 +170,11 @@ async def test_a_dead_server_fails_3000_jobs_fast_after_k_failed_requests() -> N
     assert len(transport.requests) <= (k + 1) * (retry.max_retries + 1)
     unsent = [f for f in result.failures if "not sent" in str(f.exception)]
     assert sum(len(f.indices) for f in unsent) >= 3_000 - (k + 1) * 10
-    assert all(isinstance(f.exception, TransportError) for f in result.failures)
+    sent = [f for f in result.failures if f.sent]
+    assert all(isinstance(f.exception, TransportError) for f in sent)
+    # what the client gave up on is its own decision, not a server's error type
+    assert all(isinstance(f.exception, NotSentError) for f in unsent)
+    assert not any(f.sent for f in unsent)
 
 
 async def test_a_call_deadline_stops_sending_and_fails_the_rest_as_not_sent() -> None:

@@ -63,7 +63,22 @@ def test_retry_after_forms() -> None:
     assert parse_retry_after("0") == 0.0
     assert parse_retry_after("garbage") is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412490.0) == 0.0
+    # a date in the past counts as absent, as does anything not a finite delay >= 0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412490.0) is None
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "Infinity", "nan", "-5", "-0.5", "1e400"])
+def test_a_retry_after_that_is_no_finite_delay_counts_as_absent(value: str) -> None:
+    assert parse_retry_after(value) is None
+    with pytest.raises(RateLimitError) as caught:
+        parse_answer(429, {"Retry-After": value}, b"")
+    assert caught.value.retry_after is None
+
+
+def test_a_503_carries_its_retry_after() -> None:
+    with pytest.raises(ServerError) as caught:
+        parse_answer(503, {"Retry-After": "2"}, b"")
+    assert caught.value.retry_after == 2.0
 
 
 def test_body_excerpt_is_short() -> None:
@@ -115,3 +130,10 @@ def test_unkeyed_jobs_fall_back_to_position() -> None:
 def test_edited_jobs_matched_by_id_and_template_id() -> None:
     matched = match_edited(["b", "tpl-9", "gone"], [{"id": "9"}, {"id": "b"}])
     assert matched == [{"id": "b"}, {"id": "9"}, None]
+
+
+def test_an_answer_key_that_is_not_a_string_matches_nothing() -> None:
+    # found by the answers fuzzer: a list is unhashable and broke the matching
+    answered = [{"id": "x", "uidSecondary": ["a"]}, {"id": "y", "uidSecondary": {"k": 1}}]
+    assert match_created(["a", None], answered) == [None, None]
+    assert match_created([None, None], answered) == answered
