@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from hellotracks_async import (
@@ -142,3 +143,9 @@ async def test_a_bad_deadline_is_refused_naming_it() -> None:
 def test_a_bad_client_setting_names_the_argument(settings: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         HellotracksClient(KEY, **settings)
+
+
+async def test_a_session_with_a_transport_is_refused_not_dropped() -> None:
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(ConfigurationError, match="session= or transport="):
+            HellotracksClient(KEY, session=session, transport=MockTransport(Upserting()))
