@@ -34,8 +34,9 @@ limit of 10, about 3.5 and 7 at 55).
 
 The minimum round trip is re-measured every ``probe_rounds`` round trips: the limit is
 halved for twice the old limit's samples (about four round trips at the halved limit),
-which drains the queue, and the lowest round trip seen then replaces the old minimum. A server that became permanently slower therefore does not
-pin the limit low, and queueing cannot creep into the minimum.
+which drains the queue, and the lowest round trip seen then replaces the old minimum. A
+server that became permanently slower therefore does not pin the limit low, and queueing
+cannot creep into the minimum.
 
 Example::
 

@@ -31,7 +31,7 @@ from .batching import Batch
 from .converter import converter
 from .errors import APIError, JobNotFoundError, ValidationError
 from .models import Job, JobUpdate
-from .results import BatchFailure, BatchOutcome
+from .results import BatchFailure, BatchOutcome, JobList
 from .sansio import answer_jobs, encode_body, match_created, match_edited
 from .validation import validate_create, validate_edit_pair, validate_id
 
@@ -120,9 +120,8 @@ class Prepared:
         An input succeeds only with an answer job that has an id; one without an answer
         job, or whose answer job has no id, fails with an :class:`APIError` saying so.
         """
-        structure = converter.get_structure_hook(Job)  # once, not a dispatch per job
         if all(answer is not None and _has_id(answer) for answer in answers):  # usual case
-            jobs = tuple([structure(answer, Job) for answer in answers])
+            jobs = JobList(answers)  # type: ignore[arg-type]  # no None: checked above
             return BatchOutcome(self.indices, jobs, (), requests, retries)
         good = [i for i, answer in enumerate(answers) if answer is not None and _has_id(answer)]
         missing = [i for i, answer in enumerate(answers) if answer is None]
@@ -139,7 +138,7 @@ class Prepared:
             )
             if positions
         )
-        jobs = tuple(structure(answers[i], Job) for i in good)
+        jobs = JobList([answers[i] for i in good])  # type: ignore[misc]  # not None
         return BatchOutcome(tuple(self.indices[i] for i in good), jobs, failures, requests, retries)
 
     def _failure(self, positions: Sequence[int], exc: BaseException) -> BatchFailure:
@@ -465,7 +464,6 @@ class GetJobs(_ByIds):
         answers = match_edited(prepared.keys, answer_jobs(answer))
         if None not in answers:
             return prepared.matched(answers, requests=requests, retries=retries)
-        structure = converter.get_structure_hook(Job)
         indices, jobs, failures = [], [], []
         for index, job_id, job in zip(prepared.indices, prepared.inputs, answers, strict=True):
             if job is None:
@@ -473,8 +471,8 @@ class GetJobs(_ByIds):
                 failures.append(BatchFailure((index,), (job_id,), missing, (job_id,)))
             else:
                 indices.append(index)
-                jobs.append(structure(job, Job))
-        return BatchOutcome(tuple(indices), tuple(jobs), tuple(failures), requests, retries)
+                jobs.append(job)
+        return BatchOutcome(tuple(indices), JobList(jobs), tuple(failures), requests, retries)
 
 
 class DeleteJobs(_ByIds):
@@ -502,7 +500,7 @@ class DeleteJobs(_ByIds):
         self, prepared: Prepared, answer: Mapping[str, Any], *, requests: int = 1, retries: int = 0
     ) -> BatchOutcome:
         """Every id sent is deleted."""
-        jobs = tuple([Job(id=job_id) for job_id in prepared.inputs])
+        jobs = JobList([{"id": job_id} for job_id in prepared.inputs])
         return BatchOutcome(prepared.indices, jobs, (), requests, retries)
 
     def after_lost_answer(self, outcome: BatchOutcome) -> BatchOutcome:

@@ -15,14 +15,107 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, overload
 
 import attrs
 
+from .converter import converter
 from .models import Job
 
-__all__ = ["BatchFailure", "BatchOutcome", "BulkResult", "Progress", "ResultAssembler", "Tally"]
+__all__ = [
+    "BatchFailure",
+    "BatchOutcome",
+    "BulkResult",
+    "JobList",
+    "Progress",
+    "ResultAssembler",
+    "Tally",
+]
+
+
+class JobList(Sequence[Job]):
+    """The jobs of a result, read-only, structured into :class:`Job` s when first read.
+
+    A bulk call keeps each answer job as the decoded wire dict until the caller reads
+    the jobs (``result.jobs[0]``, iterating, ``len`` does not count): the collector
+    need not walk a hundred thousand ``Job`` s of ~65 slots on every full collection
+    during the call, and a caller that needs only counts or ids never pays for
+    structuring. :attr:`ids` reads the ids without structuring anything. The first
+    read structures every job at once, with the one converter; a job whose answer had
+    odd values is logged then (see :mod:`hellotracks_async.converter`).
+
+    Example::
+
+        >>> jobs = JobList([{"id": "a", "day": 20261123}, Job(id="b")])
+        >>> jobs.ids
+        ('a', 'b')
+        >>> jobs[0].day, len(jobs), jobs == (Job(id="a", day=jobs[0].day), Job(id="b"))
+        (datetime.date(2026, 11, 23), 2, True)
+    """
+
+    __slots__ = ("_items", "_jobs")
+
+    def __init__(self, items: Iterable[Job | Mapping[str, Any]] = ()) -> None:
+        self._items: list[Job | Mapping[str, Any]] | None = list(items)
+        self._jobs: tuple[Job, ...] | None = None
+
+    @property
+    def ids(self) -> tuple[str | None, ...]:
+        """Each job's id, without structuring the jobs."""
+        if self._items is None:
+            return tuple(job.id for job in self._structured())
+        return tuple(
+            item.id if isinstance(item, Job) else _id_of(item) for item in self._items
+        )
+
+    def _structured(self) -> tuple[Job, ...]:
+        if self._jobs is None:
+            structure = converter.get_structure_hook(Job)
+            items = self._items or []
+            self._jobs = tuple(
+                [item if isinstance(item, Job) else structure(item, Job) for item in items]
+            )
+            self._items = None
+        return self._jobs
+
+    def _raw(self) -> list[Job | Mapping[str, Any]]:
+        """The items as kept (dicts not yet structured), for assembling a result."""
+        return list(self._structured()) if self._items is None else self._items
+
+    def __len__(self) -> int:
+        return len(self._structured()) if self._items is None else len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> Job: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Job, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Job | tuple[Job, ...]:
+        return self._structured()[index]
+
+    def __iter__(self) -> Iterator[Job]:
+        return iter(self._structured())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, (str, bytes)):
+            return len(self) == len(other) and self._structured() == tuple(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # Jobs are mutable
+
+    def __repr__(self) -> str:
+        return repr(self._structured())
+
+
+def _id_of(answer: Mapping[str, Any]) -> str | None:
+    job_id = answer.get("id")
+    return job_id if isinstance(job_id, str) else None
+
+
+def _job_list(items: Iterable[Job | Mapping[str, Any]]) -> JobList:
+    return items if isinstance(items, JobList) else JobList(items)
 
 
 @attrs.frozen
@@ -67,7 +160,7 @@ class BatchOutcome:
     """
 
     indices: tuple[int, ...] = ()
-    jobs: tuple[Job, ...] = ()
+    jobs: JobList = attrs.field(factory=JobList, converter=_job_list)
     failures: tuple[BatchFailure, ...] = ()
     requests: int = 0
     retries: int = 0
@@ -125,7 +218,7 @@ class BulkResult:
         (Job(id='a', ...),)
     """
 
-    jobs: tuple[Job, ...] = attrs.field(default=(), converter=_as_tuple)
+    jobs: JobList = attrs.field(factory=JobList, converter=_job_list)
     indices: tuple[int, ...] = attrs.field(default=(), converter=_as_tuple)
     failures: tuple[BatchFailure, ...] = attrs.field(default=(), converter=_as_tuple)
     requests: int = 0
@@ -220,13 +313,13 @@ class ResultAssembler:
 
     def result(self, elapsed: float) -> BulkResult:
         """The assembled result, jobs and failures in input order."""
-        jobs: list[Job] = []
+        jobs: list[Job | Mapping[str, Any]] = []
         indices: list[int] = []
         failures: list[BatchFailure] = []
         maybe_deleted: list[BatchFailure] = []
         for outcome in sorted(self._outcomes, key=_first_index):
             indices.extend(outcome.indices)
-            jobs.extend(outcome.jobs)
+            jobs.extend(outcome.jobs._raw())  # not structured here: see JobList
             failures.extend(outcome.failures)
             maybe_deleted.extend(outcome.maybe_deleted)
         if indices != sorted(indices):  # a batch split in parts (a sorted list sorts in C, fast)

@@ -32,7 +32,7 @@ from .concurrency import FixedLimit
 from .errors import HellotracksError, NotSentError, ServerError, TransportError, unchained
 from .gate import AdmissionGate
 from .operations import Operation, Prepared
-from .results import BatchOutcome
+from .results import BatchOutcome, JobList
 from .retrying import RetryPolicy, blames_input
 from .sansio import parse_answer
 from .throttle import Throttle
@@ -137,7 +137,7 @@ class BatchSender:
             return done[0]
         return BatchOutcome(
             indices=tuple(i for outcome in done for i in outcome.indices),
-            jobs=tuple(job for outcome in done for job in outcome.jobs),
+            jobs=JobList([job for outcome in done for job in outcome.jobs._raw()]),
             failures=tuple(f for outcome in done for f in outcome.failures),
             requests=requests,
             retries=retries,
