@@ -96,13 +96,20 @@ class RetryPolicy:
         return float(min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
 
     def retrying(
-        self, *, idempotent: bool, label: str, until: float | None = None
+        self,
+        *,
+        idempotent: bool,
+        label: str,
+        until: float | None = None,
+        started: float | None = None,
     ) -> tenacity.AsyncRetrying:
         """A tenacity loop for one request; ``label`` names it in the INFO retry logs.
 
         It stops after ``max_retries`` retries or once ``deadline`` seconds have passed
         since the first attempt, and starts no attempt after ``until`` (a
-        ``time.monotonic()`` value: the call's own deadline). Answers of HTTP 429 do not
+        ``time.monotonic()`` value: the call's own deadline); ``started`` (a
+        ``time.monotonic()`` value) is when the first attempt began, if before the loop
+        (default: the loop's start). Answers of HTTP 429 do not
         count as retries, and the loop does not sleep after them: the client-wide
         throttle holds the next attempt until ``Retry-After`` has passed. Waiting out a
         rate limit is bounded by time alone.
@@ -127,7 +134,10 @@ class RetryPolicy:
             pause = state.upcoming_sleep
             if isinstance(exc, RateLimitError):
                 pause = exc.retry_after or 0.0
-            spent = state.seconds_since_start or 0.0
+            if started is None:
+                spent = state.seconds_since_start or 0.0
+            else:
+                spent = time.monotonic() - started
             if spent + pause >= self.deadline:
                 return True
             if until is not None and time.monotonic() + pause >= until:

@@ -23,6 +23,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Coroutine
@@ -202,33 +203,61 @@ class BatchSender:
         attempts: _Attempts,
         with_jobs: bool = True,
     ) -> dict[str, Any]:
-        """The attempts of one request: the success answer, or the last error raised."""
-        give_up = time.monotonic() + self._retry.deadline
+        """The attempts of one request: the success answer, or the last error raised.
+
+        The first attempt runs alone; only when it fails with a retryable error does a
+        tenacity loop take over, its failure replayed as that loop's first attempt (so
+        the policy counts, waits and logs as if tenacity had made it). Most requests
+        succeed at once, and a tenacity loop costs some 45 objects in reference cycles
+        that only the collector's full passes free.
+        """
+        started = time.monotonic()
+        give_up = started + self._retry.deadline
         if until is not None:
             give_up = min(give_up, until)
-
-        async for attempt in self._retry.retrying(idempotent=idempotent, label=label, until=until):
+        send = functools.partial(self._attempt, endpoint, body, label, give_up, with_jobs, attempts)
+        try:
+            return await send()
+        except Exception as exc:
+            if not self._retry.is_retryable(exc, idempotent=idempotent):
+                raise
+            failed: Exception | None = exc
+        retrying = self._retry.retrying(
+            idempotent=idempotent, label=label, until=until, started=started
+        )
+        async for attempt in retrying:
             with attempt:
-                try:
-                    async with self.gate.attempt(deadline=give_up):
-                        attempts.requests += 1
-                        response = await self._transport.post(
-                            endpoint, body, timeout=self._timeout
-                        )
-                        logger.debug(
-                            "%s: HTTP %d, %d bytes", label, response.status, len(response.body)
-                        )
-                        return parse_answer(  # raises the typed error the gate learns from
-                            response.status,
-                            response.headers,
-                            response.body,
-                            redact=self._redact,
-                            with_jobs=with_jobs,
-                        )
-                except (TransportError, ServerError) as exc:
-                    attempts.maybe_applied |= _maybe_applied(exc)
-                    raise
+                if failed is not None:  # the first attempt, already made
+                    replay, failed = failed, None
+                    raise replay
+                return await send()
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    async def _attempt(
+        self,
+        endpoint: str,
+        body: bytes,
+        label: str,
+        give_up: float,
+        with_jobs: bool,
+        attempts: _Attempts,
+    ) -> dict[str, Any]:
+        """One attempt through the gate: the success answer, or the typed error raised."""
+        try:
+            async with self.gate.attempt(deadline=give_up):
+                attempts.requests += 1
+                response = await self._transport.post(endpoint, body, timeout=self._timeout)
+                logger.debug("%s: HTTP %d, %d bytes", label, response.status, len(response.body))
+                return parse_answer(  # raises the typed error the gate learns from
+                    response.status,
+                    response.headers,
+                    response.body,
+                    redact=self._redact,
+                    with_jobs=with_jobs,
+                )
+        except (TransportError, ServerError) as exc:
+            attempts.maybe_applied |= _maybe_applied(exc)
+            raise
 
     def _as_ours(self, exc: Exception) -> HellotracksError:
         """``exc`` as a :class:`HellotracksError` with no chained exceptions, redacted."""
