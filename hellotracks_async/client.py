@@ -51,7 +51,7 @@ import aiohttp
 
 from .aiohttp_transport import AiohttpTransport
 from .batching import Breather
-from .concurrency import AdaptiveLimit, ConcurrencyLimit, FixedLimit
+from .concurrency import INITIAL_LIMIT, AdaptiveLimit, ConcurrencyLimit, FixedLimit
 from .engine import BulkEngine, Interrupted, ProgressCallback
 from .errors import ConfigurationError, HellotracksError
 from .gate import AdmissionGate
@@ -94,7 +94,7 @@ class HellotracksClient:
     Arguments: ``api_key`` (default: env ``HELLOTRACKS_API_KEY``); ``base_url``
     (default: env ``HELLOTRACKS_BASE_URL`` or the public API; https except to
     localhost); ``batch_size`` (jobs per request); ``max_concurrency`` (the most
-    requests in flight: a ceiling the number in flight adapts below, from 4 up while
+    requests in flight: a ceiling the number in flight adapts below, from 10 up while
     the server answers as fast as ever, down on 429, 503, timeouts or queueing;
     ``adaptive=False`` keeps exactly this many); ``max_rate`` (a known quota in
     requests/s; without it a rate is learned once 429s recur, and every 429 pauses the
@@ -544,7 +544,7 @@ def _gate(
     max_concurrency: int, adaptive: bool, max_rate: float | None, retry: RetryPolicy
 ) -> AdmissionGate:
     limit: ConcurrencyLimit = (
-        AdaptiveLimit(initial=min(4, max_concurrency), max_limit=max_concurrency)
+        AdaptiveLimit(initial=min(INITIAL_LIMIT, max_concurrency), max_limit=max_concurrency)
         if adaptive
         else FixedLimit(max_concurrency)
     )

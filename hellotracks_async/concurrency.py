@@ -10,13 +10,13 @@ of the requests waiting at the server, by Little's law
 grow with ``log10`` of the limit, as in Netflix concurrency-limits (2 and 4 up to a
 limit of 10, about 3.5 and 7 at 55).
 
-- **Slow start** (TCP): every answer within 1.5x the minimum round trip adds one (the
-  limit doubles per round trip, 4 -> 64 in four) while its ``queue`` is at most
-  ``alpha``, and a half while it is at most ``beta`` (1.5x per round trip near the
-  top). A round trip whose *lowest* sample shows a queue over ``alpha`` (a standing
-  queue, not the momentary one of a burst) ends slow start at the no-queue level;
-  reaching ``max_limit`` ends it too (TCP's ``ssthresh``: nothing is left to probe
-  for, and a queue at the ceiling is then drained by the rules below).
+- **Slow start** (TCP): from :data:`INITIAL_LIMIT` (10), every answer within 1.5x the
+  minimum round trip adds one (the limit doubles per round trip, 10 -> 64 in three)
+  while its ``queue`` is at most ``alpha``, and a half while it is at most ``beta``
+  (1.5x per round trip near the top). A round trip whose *lowest* sample shows a queue
+  over ``alpha`` (a standing queue, not the momentary one of a burst) ends slow start at
+  the no-queue level; reaching ``max_limit`` ends it too (TCP's ``ssthresh``: nothing is
+  left to probe for, and a queue at the ceiling is then drained by the rules below).
 - **Congestion avoidance** (TCP Vegas): once per round trip, on the round's *median*
   round trip (one slow answer does not count), the limit grows by ``alpha`` while
   ``queue < alpha`` and drops to the no-queue level plus ``alpha`` once ``queue > beta``
@@ -53,10 +53,15 @@ Example::
 from __future__ import annotations
 
 import math
-from typing import Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
 
-__all__ = ["AdaptiveLimit", "ConcurrencyLimit", "FixedLimit"]
+__all__ = ["INITIAL_LIMIT", "AdaptiveLimit", "ConcurrencyLimit", "FixedLimit"]
 
+#: The first window: ten, as TCP's initial window since RFC 6928. Before the first answer
+#: nothing is known of the server; a single first burst is what every client sends, and
+#: what queues for long at a small server is the sustained window, which slow start
+#: keeps within 2W+2 for W workers.
+INITIAL_LIMIT: Final = 10
 #: in slow start, an answer this much slower than the minimum waited in a queue
 _SLOW_START_RTT = 1.5
 #: past slow start, a full window of sends is spread over this share of the minimum
@@ -171,7 +176,7 @@ class AdaptiveLimit:
     def __init__(
         self,
         *,
-        initial: int = 4,
+        initial: int = INITIAL_LIMIT,
         max_limit: int = 64,
         alpha: float = 2.0,
         beta: float = 4.0,

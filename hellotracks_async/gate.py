@@ -55,7 +55,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -111,7 +110,8 @@ class AdmissionGate:
         self._clock = clock
         #: batches admitted and not yet released: the one in-flight count
         self.in_flight = 0
-        self._keys: Counter[Any] = Counter()  # keys held; forgotten when released
+        # keys held, forgotten when released; a key is never held twice (admit refuses)
+        self._keys: set[Any] = set()
         self._waiters: list[asyncio.Future[None]] = []
         self._logged_limit = 0  # the limit last logged (at DEBUG) when it changed
 
@@ -124,13 +124,13 @@ class AdmissionGate:
         """How many of ``keys`` a batch in flight holds."""
         if not self._keys:
             return 0
-        return sum(key in self._keys for key in keys if key is not None)
+        return len(self._keys.intersection(keys))
 
     def admit(self, keys: tuple[Any, ...]) -> Slot | None:
         """A slot for a batch with ``keys``, or ``None`` while the limit is reached or
         one of its keys is held (then wait for :meth:`freed` and ask again)."""
         limit = self._limit.limit
-        if self.in_flight >= limit or self.count_held(keys):
+        if self.in_flight >= limit or not self._keys.isdisjoint(keys):
             return None
         if limit != self._logged_limit:
             logger.debug("concurrency limit now %d", limit)
@@ -152,10 +152,7 @@ class AdmissionGate:
 
     def _release(self, slot: Slot) -> None:
         self.in_flight -= 1
-        self._keys.subtract(slot.keys)
-        for key in slot.keys:
-            if self._keys[key] <= 0:
-                del self._keys[key]
+        self._keys.difference_update(slot.keys)
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             if not waiter.done():

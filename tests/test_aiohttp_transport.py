@@ -370,7 +370,8 @@ async def test_cancelling_create_jobs_leaves_nothing_running(
     server, base_url = echo_server
     server.hang.set()
     before = asyncio.all_tasks()
-    async with HellotracksClient("k", base_url=base_url, batch_size=10) as client:
+    client = HellotracksClient("k", base_url=base_url, batch_size=10, max_concurrency=4)
+    async with client:
         run = asyncio.create_task(client.create_jobs(_jobs(1_000)))
         await asyncio.wait_for(server.window_full.wait(), 10)  # 4 requests, all hanging
         assert server.requests == 4

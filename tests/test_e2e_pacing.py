@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from hellotracks_async import HellotracksClient, Job, MockTransport, Progress, Request, Response
+from hellotracks_async.concurrency import INITIAL_LIMIT
 from hellotracks_async.testing import Capacity, FakeHellotracks
 
 
@@ -94,5 +95,6 @@ async def test_adaptive_concurrency_stays_low_on_a_two_worker_server() -> None:
     # service times well above the client's own scheduling noise on a busy machine
     small = Capacity(rtt=0.02, workers=2, per_request=0.01, per_job=0.005)
     peak, stats = await _peak_concurrency(small, jobs=400)
-    assert stats.peak_queued <= 2 * 2 + 2  # a good citizen: no deep queue at the server
+    # a good citizen: no deep queue at the server beyond the first burst (the initial window)
+    assert stats.peak_queued <= max(2 * 2 + 2, INITIAL_LIMIT)
     assert peak < 16  # far below the ceiling of 64

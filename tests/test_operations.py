@@ -9,7 +9,6 @@ import pytest
 
 from hellotracks_async import (
     Job,
-    JobUpdate,
     ValidationError,
 )
 from hellotracks_async.batching import Batch

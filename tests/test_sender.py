@@ -26,6 +26,7 @@ from hellotracks_async import (
     ServerError,
     TransportError,
 )
+from hellotracks_async.concurrency import INITIAL_LIMIT
 
 from ._helpers import KEY, Scripted, echo, numbered_jobs, quick_client, sent
 
@@ -199,7 +200,7 @@ async def test_requests_are_logged_at_debug_without_the_key(
     async with quick_client(MockTransport(echo)) as client:
         await client.create_jobs([{"destinationName": "a"}])
     debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
-    assert debug[0] == "concurrency limit now 4"
+    assert debug[0] == f"concurrency limit now {INITIAL_LIMIT}"
     assert len(debug) == 2
     assert debug[1].startswith("createjobs #0-0: HTTP 200, ")
     assert KEY not in caplog.text
