@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from hellotracks_async.testing import FakeHellotracks
+from hellotracks_async.testing import Capacity, FakeHellotracks, Faults
 
 from ._helpers import FAKE_KEY, fake_call, fake_create, fake_edit, serve_until_banner
 
@@ -342,9 +342,10 @@ async def test_malformed_body_is_400(fake, session, body):
 
 
 async def test_unknown_endpoint_is_404(fake, session):
-    status, body = await fake_call(session, fake, "deletejobs", {"jobs": []})
+    # archivejobs is documented, but not its request: the fake does not guess it
+    status, body = await fake_call(session, fake, "archivejobs", {"jobs": []})
     assert (status, body["status"]) == (404, 404)
-    assert fake.requests["deletejobs"] == 1
+    assert fake.requests["archivejobs"] == 1
 
 
 # -- inspection and lifecycle --------------------------------------------------------
@@ -408,3 +409,37 @@ async def test_serve_prints_url_and_key_and_runs_until_cancelled(capsys):
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+# -- deletejobs over HTTP ------------------------------------------------------------------
+
+
+async def test_deletejobs_answers_status_zero_alone(fake, session):
+    created = await fake_create(session, fake, {"destinationName": "a"}, {})
+    status, body = await fake_call(session, fake, "deletejobs", {"jobs": [created[0]["id"]]})
+    assert (status, body) == (200, {"status": 0})
+    assert [job["id"] for job in fake.jobs()] == [created[1]["id"]]
+    status, body = await fake_call(session, fake, "deletejobs", {"jobs": [created[0]["id"]]})
+    assert (status, body["status"]) == (200, 4)  # already gone: refused, as the fake reads it
+
+
+async def test_a_delete_committed_then_dropped_is_applied(session):
+    faults = Faults(rate=1.0, kinds=("commit_then_drop",), seed=1)
+    async with FakeHellotracks() as fake:
+        created = await fake_create(session, fake, {}, {})
+        fake.faults = faults
+        with pytest.raises(aiohttp.ClientError):
+            await fake_call(session, fake, "deletejobs", {"jobs": [created[0]["id"]]})
+        await fake.settle()
+        assert [job["id"] for job in fake.jobs()] == [created[1]["id"]]
+
+
+async def test_the_capacity_model_counts_ids_of_deletes_and_reads(session):
+    async with FakeHellotracks(capacity=Capacity(workers=1, per_job=0.01)) as fake:
+        created = await fake_create(session, fake, *({} for _ in range(20)))
+        ids = [job["id"] for job in created]
+        started = asyncio.get_running_loop().time()
+        await fake_call(session, fake, "getjobs", {"ids": ids})
+        await fake_call(session, fake, "deletejobs", {"jobs": ids})
+        elapsed = asyncio.get_running_loop().time() - started
+    assert elapsed >= 2 * 20 * 0.01  # 20 ids each, 10 ms per id

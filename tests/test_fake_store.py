@@ -63,3 +63,96 @@ def test_store_refusal_changes_nothing():
     with pytest.raises(RequestRefused, match="unknown job id"):
         store.edit("acme", {"jobs": {job["id"]: {"priority": 2}, "nope": {}}})
     assert [(j["number"], j["priority"]) for j in store.company("acme").jobs.values()] == [(1, 1)]
+
+
+# -- getjobs filters and deletejobs (the fake's reading of the docs) ----------------------
+
+
+def _stored(store: JobStore) -> list[dict[str, Any]]:
+    return store.create(
+        "acme",
+        {
+            "jobs": [
+                {"day": 20261123, "worker": "a@x.com", "team": 1, "orderId": 7},
+                {"day": 20261123, "worker": "b@x.com", "team": 2, "orderId": 8},
+                {"day": 20261124, "worker": "a@x.com", "tsDoneSuccess": 1_700_000_000_000},
+                {"day": 20261123, "tsDoneFailed": 1_700_000_000_000},
+            ]
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({}, [0, 1, 2, 3]),
+        ({"day": 20261123, "worker": "*"}, [0, 1, 3]),
+        ({"worker": "a@x.com"}, [0, 2]),
+        ({"team": 2}, [1]),
+        ({"orderId": 7}, [0]),
+        ({"orderIds": [7, 8, 9]}, [0, 1]),
+        ({"progressActive": 1}, [0, 1]),
+        ({"progressSuccess": 1}, [2]),
+        ({"progressSuccess": 0}, [0, 1, 2, 3]),
+        ({"day": 20261123, "progressActive": 1, "team": 1}, [0]),
+    ],
+)
+def test_getjobs_filters_by_each_documented_parameter(
+    query: dict[str, Any], expected: list[int]
+) -> None:
+    store = JobStore()
+    jobs = _stored(store)
+    assert [job["id"] for job in store.get("acme", query)] == [jobs[i]["id"] for i in expected]
+
+
+def test_getjobs_by_id_and_ids_skips_unknown_ones() -> None:
+    store = JobStore()
+    jobs = _stored(store)
+    assert store.get("acme", {"id": jobs[1]["id"]}) == [jobs[1]]
+    assert store.get("acme", {"ids": ["nope", jobs[3]["id"], jobs[0]["id"]]}) == [jobs[3], jobs[0]]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"team": "1"}, {"orderId": "7"}, {"orderIds": [1, "2"]}, {"progressActive": 2}, {"id": 5}],
+)
+def test_getjobs_refuses_a_parameter_of_the_wrong_type(query: dict[str, Any]) -> None:
+    with pytest.raises(RequestRefused):
+        JobStore().get("acme", query)
+
+
+def test_deletejobs_deletes_jobs_and_templates_and_forgets_their_keys() -> None:
+    store = JobStore()
+    [job] = store.create("acme", {"jobs": [{"uidSecondary": "K"}]})
+    [template] = store.create("acme", {"jobs": [{"uidSecondary": "T"}], "isTemplate": True})
+    store.delete("acme", {"jobs": [job["id"], f"tpl-{template['id']}"]})
+    owner = store.company("acme")
+    assert (owner.jobs, owner.templates, owner.job_uids, owner.template_uids) == ({}, {}, {}, {})
+    [again] = store.create("acme", {"jobs": [{"uidSecondary": "K"}]})
+    assert again["id"] != job["id"]  # a new job, not an upsert of the deleted one
+
+
+@pytest.mark.parametrize("bad", [["nope"], [7], "x", None])
+def test_deletejobs_refuses_the_whole_request_on_one_bad_id(bad: Any) -> None:
+    store = JobStore()
+    jobs = _stored(store)
+    ids = [jobs[0]["id"], *bad] if isinstance(bad, list) else bad
+    with pytest.raises(RequestRefused):
+        store.delete("acme", {"jobs": ids})
+    assert len(store.company("acme").jobs) == 4  # nothing deleted
+
+
+def test_deletejobs_twice_refuses_the_second_time() -> None:
+    store = JobStore()
+    jobs = _stored(store)
+    store.delete("acme", {"jobs": [jobs[0]["id"], jobs[0]["id"]]})  # named twice: once
+    with pytest.raises(RequestRefused, match="unknown"):
+        store.delete("acme", {"jobs": [jobs[0]["id"]]})
+    store.delete("acme", {"jobs": []})
+
+
+def test_the_storeless_store_refuses_every_delete_as_unknown() -> None:
+    store = StorelessJobStore()
+    [job] = store.create("acme", {"jobs": [{}]})
+    with pytest.raises(RequestRefused, match="unknown"):
+        store.delete("acme", {"jobs": [job["id"]]})

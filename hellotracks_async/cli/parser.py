@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-store",
         action="store_true",
         help="keep no job (for load tests): createjobs answers as usual, "
-        "editjobs/getjobs see no job, memory stays flat",
+        "editjobs/getjobs/deletejobs see no job, memory stays flat",
     )
     fake.add_argument(
         "--rtt-ms",

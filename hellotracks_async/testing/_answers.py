@@ -32,7 +32,8 @@ __all__ = [
 ]
 
 #: (company, data, whether the raw body mentions a custom_<name> key) -> jobs to answer
-Operation = Callable[[str, Wire, bool], list[Wire]]
+#: (``None``: the answer is ``{"status": 0}`` alone, as ``deletejobs``' is)
+Operation = Callable[[str, Wire, bool], "list[Wire] | None"]
 
 _BAD_GATEWAY: Final = (
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
@@ -125,14 +126,19 @@ def parse(raw: bytes) -> Wire | web.Response:
 
 
 def job_count(parsed: Wire | web.Response) -> int:
-    """How many jobs (or updates) a parsed request carries; 0 for a bad body.
+    """How many jobs (updates, ids to delete or to read) a parsed request carries; 0 for
+    a bad body or a query by day.
 
     Example::
 
         >>> job_count({"jobs": [{}, {}]}), job_count({"jobs": {"a": {}}}), job_count({})
         (2, 1, 0)
+        >>> job_count({"ids": ["a", "b", "c"]})
+        3
     """
-    jobs = parsed.get("jobs") if type(parsed) is dict else None
+    if type(parsed) is not dict:
+        return 0
+    jobs = parsed.get("jobs", parsed.get("ids"))
     return len(jobs) if type(jobs) is list or type(jobs) is dict else 0
 
 
@@ -157,7 +163,7 @@ def apply(
     except RequestRefused as refusal:
         return json_response({"status": refusal.status, "message": refusal.message})
     # Serialized at once: the store's dicts are never handed out.
-    return json_response({"status": 0, "jobs": jobs})
+    return json_response({"status": 0} if jobs is None else {"status": 0, "jobs": jobs})
 
 
 def drop(request: web.BaseRequest) -> web.StreamResponse:

@@ -66,8 +66,8 @@ class Capacity:
       up, so a client that waits as told finds one. ``burst``: the bucket's size, by
       default one second's worth, ``max(1, rate)``; the bucket starts full.
 
-    Only ``createjobs`` / ``editjobs`` / ``getjobs`` requests with an accepted key go
-    through it (as with faults); its 429s are counted in
+    Only ``createjobs`` / ``editjobs`` / ``getjobs`` / ``deletejobs`` requests with an
+    accepted key go through it (as with faults); its 429s are counted in
     :attr:`FakeHellotracks.stats <hellotracks_async.testing.FakeHellotracks.stats>`, not
     in ``injected``. Faults and ``latency`` happen inside a worker.
 

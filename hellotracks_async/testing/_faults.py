@@ -73,8 +73,8 @@ def _to_kinds(value: str | Iterable[str]) -> tuple[str, ...]:
 class Faults:
     """How the fake server misbehaves: a fault on ``rate`` of the requests, of ``kinds``.
 
-    Only ``createjobs``, ``editjobs`` and ``getjobs`` requests that passed the API-key
-    check get faults. Each such request draws, with probability ``rate``, one kind
+    Only ``createjobs``, ``editjobs``, ``getjobs`` and ``deletejobs`` requests that passed
+    the API-key check get faults. Each such request draws, with probability ``rate``, one kind
     uniformly from ``kinds``; ``seed`` makes the sequence reproducible (``None``: a
     different sequence each run). ``retry_after`` is the ``Retry-After`` of a ``"429"``
     answer, ``slow_seconds`` the delay of a ``"slow"`` one. See :data:`FAULT_KINDS`.

@@ -69,6 +69,7 @@ class RequestHandler:
             "createjobs": lambda company, data, custom: store.create(company, data, custom=custom),
             "editjobs": lambda company, data, custom: store.edit(company, data, custom=custom),
             "getjobs": lambda company, data, _: store.get(company, data),
+            "deletejobs": lambda company, data, _: store.delete(company, data),
         }
         self.faults = faults
         self.capacity = capacity

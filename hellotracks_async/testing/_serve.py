@@ -89,7 +89,10 @@ async def serve(
             kinds = ", ".join(FAULT_KINDS)
             print(f"Injecting faults on {fault_rate:.0%} of requests ({kinds}), seed {seed}")
         if not store_jobs:
-            print("Keeping no job: createjobs answers as usual, editjobs/getjobs see none.")
+            print(
+                "Keeping no job: createjobs answers as usual, "
+                "editjobs/getjobs/deletejobs see none."
+            )
         if fake.capacity is not None:
             print(_describe(fake.capacity))
         print("Press Ctrl+C to stop.", flush=True)

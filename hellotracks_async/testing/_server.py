@@ -75,10 +75,13 @@ class FakeHellotracks(LoopbackSite):
     ``api_keys`` maps each accepted ``API-Key`` to its company (default
     ``{"test-key": "acme"}``); each company has its own jobs. ``faults`` turns on fault
     injection (see :class:`Faults`); ``latency`` delays the handling of every
-    ``createjobs`` / ``editjobs`` / ``getjobs`` request by that many seconds;
-    ``capacity`` models a server's round trip, workers, service times and rate limit
-    (see :class:`Capacity`). ``port=0`` picks a free port. Serves those three endpoints
-    under :attr:`base_url`; anything else under ``/api/`` is a JSON 404.
+    ``createjobs`` / ``editjobs`` / ``getjobs`` / ``deletejobs`` request by that many
+    seconds; ``capacity`` models a server's round trip, workers, service times and rate
+    limit (see :class:`Capacity`). ``port=0`` picks a free port. Serves those four
+    endpoints under :attr:`base_url` (``getjobs`` and ``deletejobs`` as the fake reads
+    the docs: see :meth:`JobStore.get <._store.JobStore.get>` and
+    :meth:`JobStore.delete <._store.JobStore.delete>`); anything else under ``/api/`` is a
+    JSON 404.
 
     ``store_jobs=False`` keeps no job, for load tests and benchmarks: memory stays flat
     however many jobs are created. ``createjobs`` still validates each request and

@@ -1,5 +1,6 @@
-"""The fake server's in-memory job store: the ``createjobs`` / ``editjobs`` / ``getjobs``
-semantics on plain wire dicts, with no I/O and no SDK code (so it can catch SDK bugs).
+"""The fake server's in-memory job store: the ``createjobs`` / ``editjobs`` / ``getjobs`` /
+``deletejobs`` semantics on plain wire dicts, with no I/O and no SDK code (so it can
+catch SDK bugs).
 
 Every operation validates the whole request first (see :mod:`._rules`) and only then
 changes anything, so a refused request leaves no trace. Nothing here awaits, so a
@@ -26,7 +27,7 @@ from ._rules import RequestRefused, Wire, all_valid, checked_jobs, excerpt, item
 
 __all__ = ["TEMPLATE_PREFIX", "CompanyJobs", "JobStore", "RequestRefused", "Wire", "Workers"]
 
-#: Templates are addressed as ``tpl-<id>`` in ``editjobs`` and ``getjobs``.
+#: Templates are addressed as ``tpl-<id>`` in ``editjobs``, ``getjobs`` and ``deletejobs``.
 TEMPLATE_PREFIX: Final = "tpl-"
 
 _CUSTOM: Final = "custom_"
@@ -178,31 +179,78 @@ def _edit_targets(owner: CompanyJobs, data: Wire) -> list[tuple[Wire, Wire, dict
     return targets
 
 
+def _lookup(owner: CompanyJobs, job_id: str) -> tuple[dict[str, Wire], str]:
+    """The dict holding ``job_id`` (jobs, or templates for ``tpl-<id>``) and its bare id."""
+    if job_id.startswith(TEMPLATE_PREFIX):
+        return owner.templates, job_id[len(TEMPLATE_PREFIX) :]
+    return owner.jobs, job_id
+
+
+def _flag(data: Wire, name: str) -> bool:
+    """Whether the optional ``name`` filter is on (``1`` or ``true``); 0/absent: off."""
+    value = data.get(name)
+    if value is None or value == 0:
+        return False
+    if value is True or value == 1:
+        return True
+    raise RequestRefused(3, f"{name} must be 1 (or absent), got {excerpt(value)}")
+
+
+def _order_ids(data: Wire) -> set[int] | None:
+    """The ``orderId`` / ``orderIds`` filter as a set, or None without one."""
+    if "orderIds" in data:
+        wanted = data["orderIds"]
+        if not (type(wanted) is list and all(type(o) is int for o in wanted)):
+            raise RequestRefused(3, "orderIds must be a list of numbers")
+        return set(wanted)
+    if "orderId" in data:
+        if type(data["orderId"]) is not int:
+            raise RequestRefused(3, f"orderId must be a number, got {excerpt(data['orderId'])}")
+        return {data["orderId"]}
+    return None
+
+
 def _select(owner: CompanyJobs, data: Wire) -> list[Wire]:
     """The jobs a getjobs request asks for (see :meth:`JobStore.get`)."""
-    day, worker, ids = data.get("day"), data.get("worker"), data.get("ids")
+    day, worker, team = data.get("day"), data.get("worker"), data.get("team")
+    ids = [data["id"]] if "id" in data else data.get("ids")
     if day is not None and type(day) is not int:  # bool is not an int on the wire
         raise RequestRefused(3, f"day must be a YYYYMMDD integer, got {excerpt(day)}")
     if worker is not None and type(worker) is not str:
         raise RequestRefused(3, f"worker must be a string, got {excerpt(worker)}")
+    if team is not None and type(team) is not int:
+        raise RequestRefused(3, f"team must be a number, got {excerpt(team)}")
     if ids is not None and not (type(ids) is list and all(type(i) is str for i in ids)):
         raise RequestRefused(3, "ids must be a list of job ids")
+    orders = _order_ids(data)
+    active, done = _flag(data, "progressActive"), _flag(data, "progressSuccess")
     if ids is None:
         found = list(owner.jobs.values())
     else:
         found = []
         for job_id in ids:
-            if job_id.startswith(TEMPLATE_PREFIX):
-                job = owner.templates.get(job_id[4:])
-            else:
-                job = owner.jobs.get(job_id)
+            stored, bare = _lookup(owner, job_id)
+            job = stored.get(bare)
             if job is not None:
                 found.append(job)
     if day is not None:
         found = [job for job in found if job.get("day", 0) == day]
     if worker is not None and worker != "*":
         found = [job for job in found if job.get("worker") == worker]
+    if team is not None:
+        found = [job for job in found if job.get("team") == team]
+    if orders is not None:
+        found = [job for job in found if job.get("orderId") in orders]
+    if active:
+        found = [job for job in found if not _finished(job)]
+    if done:
+        found = [job for job in found if job.get("tsDoneSuccess")]
     return found
+
+
+def _finished(job: Wire) -> bool:
+    """Done, well or not: the fake's reading of "active" is "not finished yet"."""
+    return bool(job.get("tsDoneSuccess") or job.get("tsDoneFailed"))
 
 
 class JobStore:
@@ -373,11 +421,16 @@ class JobStore:
     # -- getjobs ---------------------------------------------------------------------
 
     def get(self, company: str, data: Wire) -> list[Wire]:
-        """Answer a ``getjobs`` request: filter by ``ids``, ``day`` and ``worker``.
+        """Answer a ``getjobs`` request: the jobs matching every filter given.
 
-        No ``day`` means every day (a job without a day has day ``0``); no ``worker``
-        or ``"*"`` means every worker. ``ids`` may name templates as ``tpl-<id>``;
-        unknown ids are skipped.
+        The fake's reading of the documented parameters: ``id`` (one id) or ``ids``
+        (a list; ``tpl-<id>`` names a template; an unknown id is simply absent from the
+        answer, which the docs do not say), ``day`` (``YYYYMMDD``; none means every day,
+        a job without a day has day ``0``), ``worker`` (a username; none or ``"*"``: all
+        workers), ``team`` (the job's ``team`` field), ``orderId`` / ``orderIds`` (the
+        job's ``orderId``), ``progressActive: 1`` (not finished: neither
+        ``tsDoneSuccess`` nor ``tsDoneFailed`` set, a guess) and ``progressSuccess: 1``
+        (``tsDoneSuccess`` set). No paging: every match in one answer.
 
         Example::
 
@@ -387,3 +440,45 @@ class JobStore:
             [20260102]
         """
         return _select(self.company(company), data)
+
+    # -- deletejobs ------------------------------------------------------------------
+
+    def delete(self, company: str, data: Wire) -> None:
+        """Apply a ``deletejobs`` request: ``{"jobs": [id, "tpl-<id>", ...]}``.
+
+        Where the docs are silent, the fake's reading: the whole request or nothing. An
+        id that is unknown (never made, or deleted already) or not a string refuses the
+        request (status 4) and deletes nothing; an empty list is fine. A deleted job's
+        ``uidSecondary`` is forgotten, so a createjobs with it makes a new job.
+
+        Example::
+
+            >>> store = JobStore()
+            >>> [job] = store.create("acme", {"jobs": [{"uidSecondary": "A"}]})
+            >>> store.delete("acme", {"jobs": [job["id"], "nope"]})
+            Traceback (most recent call last):
+            ...
+            hellotracks_async.testing._rules.RequestRefused: 1 unknown job id(s), e.g. 'nope'
+            >>> store.delete("acme", {"jobs": [job["id"]]})
+            >>> store.company("acme").jobs, store.company("acme").job_uids
+            ({}, {})
+        """
+        ids = data.get("jobs")
+        if type(ids) is not list or not all(type(job_id) is str for job_id in ids):
+            raise RequestRefused(3, "data.jobs must be a list of job ids")
+        owner = self.company(company)
+        targets = [_lookup(owner, job_id) for job_id in ids]
+        pairs = zip(ids, targets, strict=True)
+        unknown = [job_id for job_id, (stored, bare) in pairs if bare not in stored]
+        if unknown:
+            raise RequestRefused(
+                4, f"{len(unknown)} unknown job id(s), e.g. {excerpt(unknown[0], 40)}"
+            )
+        for stored, bare in targets:
+            job = stored.pop(bare, None)
+            if job is None:
+                continue  # named twice in the request
+            by_uid = owner.template_uids if stored is owner.templates else owner.job_uids
+            uid = job.get("uidSecondary")
+            if uid and by_uid.get(uid) == bare:
+                del by_uid[uid]
