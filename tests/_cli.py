@@ -50,6 +50,7 @@ async def cli(*args: str | Path, env: Mapping[str, str]) -> Run:
     process = await asyncio.create_subprocess_exec(
         SCRIPT,
         *map(str, args),
+        stdin=asyncio.subprocess.DEVNULL,  # no terminal: what CI has, whatever runs pytest
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=dict(env),

@@ -40,11 +40,15 @@ from collections.abc import Callable
 
 from ..errors import ConfigurationError
 from ..results import Progress
+from .connection import UsageError
 from .demo import run_demo
-from .import_command import UsageError, run_import
+from .export_command import run_export
+from .import_command import run_import
 from .parser import PROG, build_parser
 from .progress import ProgressBar, stderr_is_terminal
 from .rowfiles import InputError
+from .undo_command import run_undo
+from .verify_command import run_verify
 
 __all__ = ["main"]
 
@@ -144,6 +148,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "import": run_import,
+    "verify": run_verify,
+    "undo": run_undo,
+    "export": run_export,
     "fake-server": _fake_server,
     "demo": _demo,
 }

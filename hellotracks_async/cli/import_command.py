@@ -24,7 +24,7 @@ Example::
     >>> run_import(build_parser().parse_args(["import", "missing.csv"]))
     Traceback (most recent call last):
     ...
-    hellotracks_async.cli.import_command.UsageError: missing.csv: no such file
+    hellotracks_async.cli.connection.UsageError: missing.csv: no such file
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -40,35 +39,16 @@ from pathlib import Path
 
 from ..client import HellotracksClient
 from .cells import unknown_columns, wire_name
+from .connection import UsageError, make_client
 from .importer import Importer, ImportStats, check_rows, failure_columns
 from .journal import SAMPLE_ROWS, Header, Journal, journal_path, row_hash
 from .progress import ProgressBar, stderr_is_terminal
 from .rowfiles import FailuresWriter, RowReader, default_failures_path, file_format
 
-__all__ = ["UsageError", "run_import"]
+__all__ = ["run_import", "sample_of"]
 
 #: Rows not sent are printed up to this many; all of them are in the failures file.
 _SHOWN_BAD_ROWS = 20
-
-
-class UsageError(Exception):
-    """A usage or configuration problem: exit code 2."""
-
-
-def _api_key(args: argparse.Namespace) -> str:
-    path: Path | None = args.api_key_file
-    if path is not None:
-        try:
-            key = path.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read the API key file {path}: {exc}") from None
-        if not key:
-            raise UsageError(f"the API key file {path} is empty")
-        return key
-    key = os.environ.get("HELLOTRACKS_API_KEY", "").strip()
-    if not key:
-        raise UsageError("no API key: set HELLOTRACKS_API_KEY or pass --api-key-file PATH")
-    return key
 
 
 def _failures_path(args: argparse.Namespace) -> Path:
@@ -94,7 +74,7 @@ def _reporter(bar: ProgressBar, limit: int | None) -> Callable[[str], None]:
     return report
 
 
-def _sample(source: Path) -> tuple[list[int], list[str]]:
+def sample_of(source: Path) -> tuple[list[int], list[str]]:
     """The hashes of the first rows, and the keys of the first JSONL object."""
     hashes: list[int] = []
     keys: list[str] = []
@@ -127,9 +107,15 @@ def _open_journal(args: argparse.Namespace, header: Header) -> Journal:
     path = journal_path(args.file, edit=args.edit, state_dir=state_dir)
     earlier = None if args.new_run else Journal.load(path)
     try:
-        if earlier is not None and earlier.header.same_import(header):
+        if earlier is not None and earlier.header.same_import(header) and not earlier.undone:
             return earlier.open()
-        if earlier is not None:
+        if earlier is not None and earlier.undone:
+            print(
+                f"{args.file}: its earlier import was undone; starting a new run: its rows "
+                "become new jobs",
+                file=sys.stderr,
+            )
+        elif earlier is not None:
             print(
                 f"{args.file}: not the file {path} was recorded for (its first rows "
                 "differ); starting a new run: its rows become new jobs",
@@ -156,7 +142,7 @@ def run_import(args: argparse.Namespace) -> int:
     with RowReader(source) as rows:
         if args.edit and rows.columns and "id" not in map(wire_name, rows.columns):
             raise UsageError(f"{source}: --edit needs an 'id' column")
-        sample, first_keys = _sample(source)
+        sample, first_keys = sample_of(source)
         _check_columns(source, rows.columns or first_keys, allow=allow)
         if args.dry_run:
             with ProgressBar("check", enabled=False) as bar:
@@ -164,20 +150,12 @@ def run_import(args: argparse.Namespace) -> int:
                     rows, edit=args.edit, report=_reporter(bar, None), allow_unknown=allow
                 )
             return _summarise(source, stats)
-        key = _api_key(args)
         if not sample:
             print(f"{source}: no rows to import")
             return 0
         mode = "edit" if args.edit else "create"
         header = Header.new(mode=mode, format=rows.format, columns=rows.columns, sample=sample)
-        client = HellotracksClient(
-            api_key=key,
-            base_url=args.base_url,
-            batch_size=args.batch_size,
-            max_concurrency=args.concurrency,
-            max_retries=args.max_retries,
-            timeout=args.timeout,
-        )
+        client = make_client(args)
         columns = None if rows.columns is None else failure_columns(rows.columns, edit=args.edit)
         with (
             _open_journal(args, header) as journal,

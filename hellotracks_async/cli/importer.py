@@ -226,7 +226,8 @@ class Importer:
         self.stopped: str | None = None
         #: The refused key's error, if the server refused it.
         self.refusal: AuthenticationError | None = None
-        self._in_flight: dict[int, tuple[int, int, int]] = {}  # index -> line, row, hash
+        # index -> line, row, hash, whether the row carried its own uidSecondary
+        self._in_flight: dict[int, tuple[int, int, int, bool]] = {}
         self._unread: Iterator[RawRow] = iter(())
 
     def stop(self, reason: str = "interrupted") -> None:
@@ -264,9 +265,10 @@ class Importer:
             except RowError as exc:
                 self._fail_row(row, f"line {row.line}: {exc}", csv_input)
                 continue
-            if journal is not None and not self.edit and not item.get("uidSecondary"):
+            own = self.edit or bool(item.get("uidSecondary"))
+            if journal is not None and not own:
                 item["uidSecondary"] = row_key(journal.header.run, number)
-            self._in_flight[index] = (row.line, number, digest)
+            self._in_flight[index] = (row.line, number, digest, own and not self.edit)
             index += 1
             yield item
         raise _Stopped(self.stopped)
@@ -284,13 +286,17 @@ class Importer:
 
     def _settle(self, outcome: BatchOutcome) -> None:
         """Record a finished batch: its confirmed rows in the journal, its failures."""
-        confirmed = []
-        for index in outcome.indices:
+        confirmed, ids, own = [], [], []
+        for index, job_id in zip(outcome.indices, outcome.jobs.ids, strict=True):
             entry = self._in_flight.pop(index, None)
             if entry is not None:
-                confirmed.append(entry[1:])
+                _, row, digest, own_key = entry
+                confirmed.append((row, digest))
+                ids.append(job_id)
+                if own_key:
+                    own.append(row)
         if self.journal is not None:
-            self.journal.confirm(confirmed)
+            self.journal.confirm(confirmed, None if self.edit else ids, own)
         self.stats.succeeded += len(outcome.indices)
         self.stats.requests += outcome.requests
         self.stats.retries += outcome.retries

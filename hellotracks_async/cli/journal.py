@@ -11,10 +11,21 @@ append-only:
   row without its own ``uidSecondary`` is sent with the key ``hta-<run>-<row number>``,
   so a re-run upserts. The header is written and fsynced (file and folder) before any
   row is sent.
-- then one line per finished batch: ``{"ok": [<row number>, <row hash>, ...]}``, the
-  rows the server confirmed. Each line is flushed to the operating system at once (a
-  ``kill -9`` loses none) and fsynced at most every :data:`FSYNC_SECONDS` (a power cut
-  loses at most that much, whose rows are then sent again with the same keys).
+- then one line per finished batch: ``{"ok": [<row number>, <row hash>, ...], "ids":
+  [<job id>, ...], "own": [<row number>, ...]}``, the rows the server confirmed, the id
+  of each one's job (creates only), and the rows that carried their own
+  ``uidSecondary`` (whose job may have existed before the import). Each line is flushed
+  to the operating system at once (a ``kill -9`` loses none) and fsynced at most every
+  :data:`FSYNC_SECONDS` (a power cut loses at most that much, whose rows are then sent
+  again with the same keys).
+- ``hellotracks-async undo`` appends ``{"deleted": [<row number>, ...]}`` per batch of
+  jobs it deleted, and ``{"undone": true}`` once every job is gone: an import of the
+  file after that is a new run (new keys, new jobs), while ``verify`` still reads the
+  rows and ids.
+
+In memory a journal costs 4 bytes per row for the hashes, 12 per row for job ids that
+are 24 hex digits (as the API's are; other ids are kept in a dict) and one byte of
+flags: about 17 MB for a million rows. On disk, about 45 bytes per row.
 
 A torn or unreadable line (a power cut during a write) is ignored; a torn tail is cut
 off before anything new is appended. Row numbers count records from 1 (the header and
@@ -47,7 +58,7 @@ import hashlib
 import os
 import secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Final
@@ -59,6 +70,7 @@ __all__ = [
     "FSYNC_SECONDS",
     "SAMPLE_ROWS",
     "Header",
+    "JobIds",
     "Journal",
     "journal_path",
     "row_hash",
@@ -191,10 +203,21 @@ class Journal:
             journal.confirm([(row_number, row_hash), ...])
     """
 
-    def __init__(self, path: Path, header: Header, confirmed: array.array[int]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        header: Header,
+        confirmed: array.array[int],
+        ids: JobIds | None = None,
+        *,
+        undone: bool = False,
+    ) -> None:
         self.path = path
         self.header = header
         self._confirmed = confirmed
+        self.ids = ids if ids is not None else JobIds()
+        #: whether ``undo`` deleted every job of this import (see the module doc)
+        self.undone = undone
         self._file: IO[bytes] | None = None
         self._synced = time.monotonic()
         self._dirty = False
@@ -217,14 +240,28 @@ class Journal:
         if header is None:
             return None
         confirmed = array.array("I")
+        ids = JobIds()
+        undone = False
         for line in lines[1:]:
             try:
-                pairs = orjson.loads(line)["ok"]
-                for position in range(0, len(pairs) - 1, 2):
-                    _store(confirmed, int(pairs[position]), int(pairs[position + 1]))
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, OverflowError):
+                entry = orjson.loads(line)
+                pairs = entry.get("ok", ())
+                rows = [int(pairs[position]) for position in range(0, len(pairs) - 1, 2)]
+                for row, position in zip(rows, range(1, len(pairs), 2), strict=True):
+                    _store(confirmed, row, int(pairs[position]))
+                ids.add(rows, entry.get("ids"), entry.get("own", ()))
+                ids.delete(int(row) for row in entry.get("deleted", ()))
+                undone = undone or entry.get("undone") is True
+            except (
+                orjson.JSONDecodeError,
+                AttributeError,
+                KeyError,
+                TypeError,
+                ValueError,
+                OverflowError,
+            ):
                 continue  # a torn line (or a blank one)
-        return cls(path, header, confirmed)
+        return cls(path, header, confirmed, ids, undone=undone)
 
     @classmethod
     def create(cls, path: Path, header: Header) -> Journal:
@@ -267,15 +304,51 @@ class Journal:
         """The hash row number ``row`` was confirmed with, or 0 if it was not."""
         return self._confirmed[row] if row < len(self._confirmed) else 0
 
-    def confirm(self, rows: Iterable[tuple[int, int]]) -> None:
-        """Record ``(row number, row hash)`` pairs the server confirmed."""
+    def confirm(
+        self,
+        rows: Iterable[tuple[int, int]],
+        ids: Sequence[str | None] | None = None,
+        own: Iterable[int] = (),
+    ) -> None:
+        """Record ``(row number, row hash)`` pairs the server confirmed, with the id of
+        each row's job (``ids``, in the same order) and the rows that carried their own
+        ``uidSecondary`` (``own``)."""
         flat: list[int] = []
+        numbers: list[int] = []
         for row, digest in rows:
             _store(self._confirmed, row, digest)
             flat += (row, digest)
-        if not flat or self._file is None:
+            numbers.append(row)
+        own = list(own)
+        self.ids.add(numbers, ids, own)
+        entry: dict[str, Any] = {"ok": flat}
+        if ids is not None:
+            entry["ids"] = list(ids)
+        if own:
+            entry["own"] = own
+        if flat:
+            self._append(entry)
+
+    def record_deleted(self, rows: Sequence[int]) -> None:
+        """Record rows whose job ``undo`` deleted."""
+        self.ids.delete(rows)
+        if rows:
+            self._append({"deleted": list(rows)})
+
+    def mark_undone(self) -> None:
+        """Record that every job of this import was deleted (see the module doc)."""
+        self.undone = True
+        self._append({"undone": True})
+        self.sync()
+
+    def confirmed_rows(self) -> Iterator[int]:
+        """The numbers of the confirmed rows, in order."""
+        return (row for row, digest in enumerate(self._confirmed) if digest)
+
+    def _append(self, entry: dict[str, Any]) -> None:
+        if self._file is None:
             return
-        self._file.write(orjson.dumps({"ok": flat}) + b"\n")
+        self._file.write(orjson.dumps(entry) + b"\n")
         self._file.flush()  # in the OS now: a kill -9 loses nothing
         self._dirty = True
         if time.monotonic() - self._synced >= FSYNC_SECONDS:
@@ -294,6 +367,90 @@ class Journal:
             self.sync()
             self._file.close()
             self._file = None
+
+
+class JobIds:
+    """The job id of each confirmed row, whether it carried its own key, and whether
+    ``undo`` deleted it, in a few bytes per row (see the module doc).
+
+    Example::
+
+        >>> ids = JobIds()
+        >>> ids.add([1, 2, 3], ["65f000000000000000000001", "x-7", None], own=[2])
+        >>> ids.get(1), ids.get(2), ids.get(3), ids.get(4)
+        ('65f000000000000000000001', 'x-7', None, None)
+        >>> ids.is_own(2), ids.is_own(1)
+        (True, False)
+        >>> ids.delete([1]); ids.is_deleted(1), ids.is_deleted(2)
+        (True, False)
+    """
+
+    _HEX: Final = 12  # bytes of a 24-hex-digit id
+    _HAS_ID: Final = 1
+    _OWN: Final = 2
+    _DELETED: Final = 4
+
+    def __init__(self) -> None:
+        self._hex = bytearray()  # row -> 12 bytes
+        self._flags = bytearray()  # row -> the flags above
+        self._other: dict[int, str] = {}  # ids that are not 24 hex digits
+
+    def _grow(self, row: int) -> None:
+        if row >= len(self._flags):
+            grow = max(row + 1 - len(self._flags), len(self._flags))  # amortised: doubles
+            self._flags.extend(bytes(grow))
+            self._hex.extend(bytes(grow * self._HEX))
+
+    def add(self, rows: Sequence[int], ids: Sequence[Any] | None, own: Iterable[int]) -> None:
+        """Record the job id of each of ``rows`` (``ids`` in the same order; None: no
+        id) and which of them carried their own ``uidSecondary``."""
+        if rows:
+            self._grow(max(rows))
+        for row, job_id in zip(rows, ids or (), strict=False):
+            if not isinstance(job_id, str) or not job_id:
+                continue
+            self._flags[row] |= self._HAS_ID
+            if len(job_id) == 2 * self._HEX and _is_lower_hex(job_id):
+                start = row * self._HEX
+                self._hex[start : start + self._HEX] = bytes.fromhex(job_id)
+                self._other.pop(row, None)
+            else:
+                self._other[row] = job_id
+        for row in own:
+            self._grow(row)
+            self._flags[row] |= self._OWN
+
+    def delete(self, rows: Iterable[int]) -> None:
+        """Mark rows whose job was deleted."""
+        for row in rows:
+            self._grow(row)
+            self._flags[row] |= self._DELETED
+
+    def get(self, row: int) -> str | None:
+        """The id of row ``row``'s job, or None if none was recorded."""
+        if row >= len(self._flags) or not self._flags[row] & self._HAS_ID:
+            return None
+        other = self._other.get(row)
+        if other is not None:
+            return other
+        start = row * self._HEX
+        return self._hex[start : start + self._HEX].hex()
+
+    def is_own(self, row: int) -> bool:
+        """Whether row ``row`` carried its own ``uidSecondary``."""
+        return row < len(self._flags) and bool(self._flags[row] & self._OWN)
+
+    def is_deleted(self, row: int) -> bool:
+        """Whether ``undo`` deleted row ``row``'s job."""
+        return row < len(self._flags) and bool(self._flags[row] & self._DELETED)
+
+    def memory(self) -> int:
+        """Bytes held (the id dict counted roughly)."""
+        return len(self._hex) + len(self._flags) + 100 * len(self._other)
+
+
+def _is_lower_hex(text: str) -> bool:
+    return all(char in "0123456789abcdef" for char in text)
 
 
 def _store(confirmed: array.array[int], row: int, digest: int) -> None:

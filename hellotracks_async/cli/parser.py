@@ -1,4 +1,4 @@
-"""The argument parser of ``hellotracks-async``: three subcommands, checked values.
+"""The argument parser of ``hellotracks-async``: its subcommands, checked values.
 
 ``-v`` / ``--verbose`` is accepted before the subcommand and after it (each subparser
 gets it from a parent parser), so ``hellotracks-async -v import jobs.csv`` and
@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import datetime
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -61,6 +62,16 @@ _burst = _within(float, 1)
 _rate = _within(float, 0, 1)
 
 
+def _date(text: str) -> datetime.date:
+    """An argparse type: a ``YYYY-MM-DD`` (or ``YYYYMMDD``) day."""
+    try:
+        if len(text) == 8 and text.isdigit():
+            return datetime.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a day as YYYY-MM-DD, got {text}") from None
+
+
 _VERBOSE_HELP = "log every retry (INFO) on stderr"
 
 
@@ -74,8 +85,54 @@ def _common_options() -> argparse.ArgumentParser:
     return common
 
 
+def _connection_options() -> argparse.ArgumentParser:
+    """The options of every command that talks to the API: the key, where, how."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=100,
+        metavar="N",
+        help="jobs per request (default 100)",
+    )
+    options.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=64,
+        metavar="N",
+        help="the most requests in flight (default 64); the number in flight adapts below "
+        "it to the server's speed, and the progress bar shows it",
+    )
+    options.add_argument(
+        "--max-retries",
+        type=_non_negative_int,
+        default=5,
+        metavar="N",
+        help="retries per request for transient failures (default 5)",
+    )
+    options.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds per attempt (default 30)",
+    )
+    options.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="API root (default: env HELLOTRACKS_BASE_URL or the public API)",
+    )
+    options.add_argument(
+        "--api-key-file",
+        type=Path,
+        metavar="PATH",
+        help="read the API key from this file (default: env HELLOTRACKS_API_KEY)",
+    )
+    return options
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with its three subcommands.
+    """The argument parser with its subcommands.
 
     Example::
 
@@ -89,10 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = [_common_options()]
+    connected = [*common, _connection_options()]
 
     imp = commands.add_parser(
         "import",
-        parents=common,
+        parents=connected,
         help="create (or --edit) the jobs of a CSV or JSONL file",
         description=(
             "Create the jobs of a CSV or JSONL file (.csv, .jsonl, .ndjson), or edit jobs by "
@@ -107,51 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
             "only the rest, and every row keeps its key. Exit codes: 0 done, 1 some rows "
             "failed, 2 usage error, unknown column or refused API key, 130 interrupted."
         ),
+        epilog=f"example: HELLOTRACKS_API_KEY=... {PROG} import jobs.csv",
     )
     imp.add_argument("file", metavar="FILE", type=Path, help="the .csv, .jsonl or .ndjson file")
     imp.add_argument("--edit", action="store_true", help="edit jobs: every row needs an id")
     imp.add_argument(
-        "--batch-size",
-        type=_positive_int,
-        default=100,
-        metavar="N",
-        help="jobs per request (default 100)",
-    )
-    imp.add_argument(
-        "--concurrency",
-        type=_positive_int,
-        default=64,
-        metavar="N",
-        help="the most requests in flight (default 64); the number in flight adapts below "
-        "it to the server's speed, and the progress bar shows it",
-    )
-    imp.add_argument(
-        "--max-retries",
-        type=_non_negative_int,
-        default=5,
-        metavar="N",
-        help="retries per request for transient failures (default 5)",
-    )
-    imp.add_argument(
-        "--timeout",
-        type=_positive_float,
-        default=30.0,
-        metavar="SECONDS",
-        help="seconds per attempt (default 30)",
-    )
-    imp.add_argument(
         "--dry-run", action="store_true", help="check every row, send nothing (no API key needed)"
-    )
-    imp.add_argument(
-        "--base-url",
-        metavar="URL",
-        help="API root (default: env HELLOTRACKS_BASE_URL or the public API)",
-    )
-    imp.add_argument(
-        "--api-key-file",
-        type=Path,
-        metavar="PATH",
-        help="read the API key from this file (default: env HELLOTRACKS_API_KEY)",
     )
     imp.add_argument(
         "--failures",
@@ -178,11 +197,91 @@ def build_parser() -> argparse.ArgumentParser:
         help="forget the state file: import FILE again as new jobs (new keys)",
     )
 
+    journal_help = "the state file of FILE's import is found as import finds it"
+    verify = commands.add_parser(
+        "verify",
+        parents=connected,
+        help="read back the job of every row an import confirmed and compare",
+        description=(
+            "Read back, in batches, the job of every row the import of FILE confirmed (its "
+            "state file records each job's id) and compare it with the row: reports rows "
+            "whose job is missing and fields that differ, on the terminal and in a report "
+            "file (--json: a JSON summary on stdout for machines). Works on an import "
+            "that is still half done, and says how many rows were never confirmed. Exit "
+            "codes: 0 every row's job is there and equal, 1 otherwise, 2 usage error, "
+            "130 interrupted."
+        ),
+        epilog=f"example: {PROG} verify jobs.csv --report jobs.verify.jsonl",
+    )
+    verify.add_argument("file", metavar="FILE", type=Path, help="the file that was imported")
+    verify.add_argument("--state-dir", type=Path, metavar="DIR", help=journal_help)
+    verify.add_argument(
+        "--report",
+        type=Path,
+        metavar="PATH",
+        help="where the rows that differ or are missing go (default: <FILE>.verify.jsonl)",
+    )
+    verify.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    verify.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    undo = commands.add_parser(
+        "undo",
+        parents=connected,
+        help="delete exactly the jobs an import created",
+        description=(
+            "Delete the jobs the import of FILE created (its state file records each "
+            "job's id), after a prompt that shows the count. Rows that carried their own "
+            "uidSecondary may have updated a job that existed before the import: they are "
+            "listed and left unless --include-own-keys. Interrupted (Ctrl-C, kill -9) and "
+            "run again, it finishes. Afterwards an import of FILE creates new jobs. Exit "
+            "codes: 0 done, 1 some jobs not deleted, 2 usage error (or no terminal and no "
+            "--yes), 130 interrupted."
+        ),
+        epilog=f"example: {PROG} undo jobs.csv --yes",
+    )
+    undo.add_argument("file", metavar="FILE", type=Path, help="the file that was imported")
+    undo.add_argument("--state-dir", type=Path, metavar="DIR", help=journal_help)
+    undo.add_argument("--yes", action="store_true", help="do not ask; needed without a terminal")
+    undo.add_argument(
+        "--include-own-keys",
+        action="store_true",
+        help="also delete the jobs of rows that carried their own uidSecondary",
+    )
+
+    export = commands.add_parser(
+        "export",
+        parents=connected,
+        help="write the jobs of a day (or days) to a CSV or JSONL file import reads",
+        description=(
+            "Write the jobs of --day (to --to, each day one getjobs query, several in "
+            "flight) to FILE.csv or FILE.jsonl, in the format import reads: wire names, "
+            "customFields as JSON, an id column. Edit the file (a spreadsheet will do) and "
+            "run import --edit FILE: only the rows you changed are sent (export records "
+            "every row as confirmed in the state file of that edit import), so an "
+            "unedited file changes nothing. Exit codes: 0 done, 2 usage error, 1 a query "
+            "failed, 130 interrupted."
+        ),
+        epilog=(
+            f"example: {PROG} export --day 2026-11-23 --to 2026-11-30 -o week.csv, edit "
+            f"week.csv, then {PROG} import --edit week.csv"
+        ),
+    )
+    export.add_argument("--day", required=True, type=_date, metavar="DAY", help="YYYY-MM-DD")
+    export.add_argument("--to", type=_date, metavar="DAY", help="last day (default: --day)")
+    export.add_argument("--worker", default="*", help='a worker\'s username (default "*": all)')
+    export.add_argument("--team", type=_non_negative_int, metavar="N", help="a team number")
+    export.add_argument(
+        "-o", "--output", required=True, type=Path, metavar="FILE", help=".csv or .jsonl"
+    )
+    export.add_argument("--state-dir", type=Path, metavar="DIR", help=journal_help)
+    export.add_argument("--no-progress", action="store_true", help="no progress bar")
+
     fake = commands.add_parser(
         "fake-server",
         parents=common,
         help="run the fake Hellotracks server until Ctrl-C",
         description="Run FakeHellotracks (jobs in memory) until Ctrl-C.",
+        epilog=f"example: {PROG} fake-server --port 8080 --fault-rate 0.1 --rtt-ms 80",
     )
     fake.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
     fake.add_argument(
@@ -250,6 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Start the fake server in-process with faults of every kind, create and edit "
             "generated jobs, and check the server's store: nothing lost, no duplicates."
         ),
+        epilog=f"example: {PROG} demo --jobs 50000 --fault-rate 0.2",
     )
     demo.add_argument(
         "--jobs", type=_positive_int, default=10_000, metavar="N", help="default 10000"

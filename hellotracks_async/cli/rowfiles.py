@@ -32,6 +32,7 @@ __all__ = [
     "InputError",
     "RawRow",
     "RowReader",
+    "cell_text",
     "default_failures_path",
     "file_format",
 ]
@@ -218,7 +219,14 @@ class RowReader:
             yield RawRow(start, fields, problem)
 
 
-def _cell(value: Any) -> str:
+def cell_text(value: Any) -> str:
+    """A value as a CSV cell the importer reads back as the same value.
+
+    Example::
+
+        >>> cell_text(None), cell_text(True), cell_text([{"key": "a", "val": "1"}]), cell_text(7)
+        ('', 'true', '[{"key":"a","val":"1"}]', '7')
+    """
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -283,5 +291,5 @@ class FailuresWriter:
         if self._csv is None:
             file.write(orjson.dumps({**record, ERROR_COLUMN: error}) + b"\n")
             return
-        row = {name: _cell(value) for name, value in record.items() if name != ERROR_COLUMN}
+        row = {name: cell_text(value) for name, value in record.items() if name != ERROR_COLUMN}
         self._csv.writerow({**row, ERROR_COLUMN: error})

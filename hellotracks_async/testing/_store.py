@@ -151,6 +151,15 @@ def _fold_custom(job: Wire, source: Wire) -> None:
     job["customFields"] = fields
 
 
+def _reassigns(fields: Wire, assigned: tuple[object, object]) -> bool:
+    """Whether an edit's ``worker`` / ``receiverUid`` differ from the job's assignment
+    (the fake's reading: assigning a job to its own worker again changes nothing)."""
+    worker, receiver = assigned
+    if "worker" in fields:
+        return worker is None or fields["worker"] != worker
+    return receiver is None or fields["receiverUid"] != receiver
+
+
 def _edit_targets(owner: CompanyJobs, data: Wire) -> list[tuple[Wire, Wire, dict[str, str]]]:
     """(stored job, fields, its uid index) per update of an editjobs request, all checked."""
     updates = data.get("jobs")
@@ -405,12 +414,17 @@ class JobStore:
     ) -> None:
         job_id = job["id"]
         old_uid = job.get("uidSecondary")
+        assigned = (job.get("worker"), job.get("receiverUid"))
         job.update(fields)
         job["id"] = job_id
         if custom:
             _fold_custom(job, fields)
         if "worker" in fields or "receiverUid" in fields:
-            self._workers.assign(job, fields, now)
+            if _reassigns(fields, assigned):
+                self._workers.assign(job, fields, now)
+            else:  # to the worker it has: nothing changes (tsAssigned stays)
+                for key, value in zip(("worker", "receiverUid"), assigned, strict=True):
+                    job[key] = value
         if "uidSecondary" in fields:
             if old_uid and by_uid.get(old_uid) == job_id:
                 del by_uid[old_uid]
