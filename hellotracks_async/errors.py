@@ -46,6 +46,7 @@ __all__ = [
     "ServerError",
     "TransportError",
     "ValidationError",
+    "short_repr",
     "unchained",
 ]
 
@@ -78,11 +79,19 @@ class ValidationError(HellotracksError, ValueError):
     ``index`` is the job's position in the input, ``field`` the offending field (its
     wire name), ``value`` what was given.
 
+    The message names the index, the field and a short excerpt of the value, never a
+    whole job (user data, names, phones and addresses, stays out of logs); ``value``
+    keeps the value itself.
+
     Example::
 
         >>> err = ValidationError(3, "destinationLat", 91.0, "must be within [-90, 90]")
         >>> str(err)
         'job #3: destinationLat=91.0 must be within [-90, 90]'
+        >>> str(ValidationError(0, "destinationName", "x" * 500, "is too long"))
+        "job #0: destinationName='xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx... is too long"
+        >>> str(ValidationError(4, "job", {"destinationName": "Jane Doe"}, "is wrong"))
+        'job #4: job=<dict of 1 keys> is wrong'
     """
 
     #: What a call had done when this error stopped it (``None``: nothing was sent).
@@ -94,7 +103,27 @@ class ValidationError(HellotracksError, ValueError):
         self.value = value
         self.reason = reason
         where = "job" if index is None else f"job #{index}"
-        super().__init__(f"{where}: {field}={value!r} {reason}")
+        super().__init__(f"{where}: {field}={short_repr(value)} {reason}")
+
+
+def short_repr(value: Any, limit: int = 40) -> str:
+    """A short stand-in for a value in a message: a container by its size only (a job's
+    fields are user data), any other value by its ``repr`` cut to ``limit`` characters.
+
+    Example::
+
+        >>> short_repr("a" * 50), short_repr([1, 2]), short_repr({"name": "Jane"})
+        ("'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...", '<list of 2 items>', '<dict of 1 keys>')
+    """
+    kind = type(value).__name__
+    if isinstance(value, dict):
+        return f"<{kind} of {len(value)} keys>"
+    if isinstance(value, (list, tuple)):
+        return f"<{kind} of {len(value)} items>"
+    if hasattr(value, "__attrs_attrs__"):
+        return f"<{kind}>"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class TransportError(HellotracksError):

@@ -22,6 +22,7 @@ from typing import Any, Final
 
 import attrs
 
+from .errors import short_repr
 from .models import CustomField, Job, JobType
 from .wire import date_from_yyyymmdd, to_wire_name
 
@@ -33,6 +34,7 @@ __all__ = [
     "Check",
     "custom_value",
     "json_problem",
+    "text_problem",
 ]
 
 #: A check: the reason a value is refused, or ``None`` if it is fine.
@@ -41,9 +43,29 @@ Check = Callable[[Any], "str | None"]
 _INT64: Final = range(-(2**63), 2**63)
 
 
+def text_problem(value: str) -> str | None:
+    """Why a string cannot be sent as UTF-8: a lone surrogate (what ``surrogateescape``
+    decoding makes of bytes that are not UTF-8).
+
+    Example::
+
+        >>> text_problem("Zürich"), text_problem(b"bad\\x80".decode("utf-8", "surrogateescape"))
+        (None, 'holds a lone surrogate (not valid UTF-8)')
+    """
+    if value.isascii():
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "holds a lone surrogate (not valid UTF-8)"
+    return None
+
+
 def json_problem(value: Any) -> str | None:
     """Why JSON (as the client sends it) cannot carry ``value``, nested values included."""
-    if value is None or isinstance(value, (str, bool)):
+    if isinstance(value, str):
+        return text_problem(value)
+    if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
         return None if value in _INT64 else "is an integer beyond 64 bits"
@@ -52,14 +74,14 @@ def json_problem(value: Any) -> str | None:
     if isinstance(value, (list, tuple)):
         return next(filter(None, map(json_problem, value)), None)
     if isinstance(value, dict):
-        if not all(isinstance(key, str) for key in value):
-            return "has a dict key that is not a string"
+        if not all(isinstance(key, str) and not text_problem(key) for key in value):
+            return "has a dict key that is not a string of valid UTF-8"
         return next(filter(None, map(json_problem, value.values())), None)
     return f"is a {type(value).__name__}, which JSON cannot carry"
 
 
 def _text(value: Any) -> str | None:
-    return None if isinstance(value, str) else "must be a string"
+    return text_problem(value) if isinstance(value, str) else "must be a string"
 
 
 def _integer(value: Any) -> str | None:
@@ -143,7 +165,7 @@ def custom_value(value: Any) -> str | None:
     """A custom field's value: a string, a number or a bool."""
     if isinstance(value, (str, int, float)):  # bool is an int
         return json_problem(value)
-    return "must be a string, a number or a bool"
+    return "is not a string, a number or a bool"
 
 
 def _custom_fields(item_check: Check) -> Check:
@@ -157,21 +179,24 @@ def _custom_fields(item_check: Check) -> Check:
 
 def _custom_item(key: Any, val: Any) -> str | None:
     if not isinstance(key, str):
-        return f"has a custom field whose key {key!r} is not a string"
-    if custom_value(val) is not None:
-        return f"has a custom field value {val!r}, which is not a string, number or bool"
+        return f"has a custom field whose key {short_repr(key)} is not a string"
+    if text_problem(key) is not None:
+        return f"has a custom field whose key {short_repr(key)} {text_problem(key)}"
+    reason = custom_value(val)
+    if reason is not None:
+        return f"has a custom field value {short_repr(val)} that {reason}"
     return None
 
 
 def _custom_field_object(item: Any) -> str | None:
     if not isinstance(item, CustomField):
-        return f"holds {item!r}, which is not a CustomField"
+        return f"holds {short_repr(item)}, which is not a CustomField"
     return _custom_item(item.key, item.val)
 
 
 def _custom_field_wire(item: Any) -> str | None:
     if not isinstance(item, dict):
-        return f'holds {item!r}, which is not a {{"key": ..., "val": ...}} object'
+        return f'holds {short_repr(item)}, which is not a {{"key": ..., "val": ...}} object'
     return _custom_item(item.get("key"), item.get("val")) or json_problem(item)
 
 
@@ -221,6 +246,7 @@ CLEARABLE: Final = frozenset(
     wire for wire, (_, check) in OBJECT_RULES.items() if check in (_date, _aware)
 )
 #: Checks that every value of these exact types passes: such a value needs no call.
+#: (A ``str`` is checked for lone surrogates by the caller, all of a job's at once.)
 PASSED_BY_TYPE: Final[dict[Check, tuple[type, ...]]] = {
     _text: (str,),
     _date: (date, datetime),

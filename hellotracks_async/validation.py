@@ -35,7 +35,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any, Final
 
 import attrs
@@ -49,6 +49,7 @@ from .field_checks import (
     Check,
     custom_value,
     json_problem,
+    text_problem,
 )
 from .models import UNSET, Job, JobUpdate
 from .wire import is_custom_name, suggest_wire_name
@@ -57,6 +58,7 @@ __all__ = [
     "validate_create",
     "validate_edit",
     "validate_edit_pair",
+    "validate_id",
 ]
 
 
@@ -80,11 +82,32 @@ def _cannot_clear(value: Any) -> str:
 @attrs.frozen
 class _Plan:
     """What a Job or JobUpdate whose attributes have certain types needs checked: how
-    many fields it sets, and (position, wire name, check) of each value a check must see.
-    Jobs of one import mostly share their types, so a plan is made once and reused."""
+    many fields it sets, (position, wire name, check) of each value a check must see,
+    and (position, wire name) of its strings. Jobs of one import mostly share their
+    types, so a plan is made once and reused."""
 
     fields_set: int
     checks: tuple[tuple[int, str, Check], ...]
+    texts: tuple[tuple[int, str], ...]
+    _strings: Callable[[tuple[Any, ...]], Any] = attrs.field(init=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        positions = [position for position, _ in self.texts]
+        # itemgetter of two or more gives a tuple; of one, the string itself
+        strings = itemgetter(*positions) if positions else (lambda _: "")
+        object.__setattr__(self, "_strings", strings)
+
+    def text_problem(self, values: tuple[Any, ...]) -> tuple[str, str] | None:
+        """(wire name, reason) of the first string UTF-8 cannot carry, if any: all the
+        job's strings checked at once (a lone surrogate stays one when joined), each
+        string only if that finds one."""
+        if text_problem("".join(self._strings(values))) is None:
+            return None
+        for position, wire in self.texts:
+            reason = text_problem(values[position])
+            if reason is not None:
+                return wire, reason
+        return None
 
 
 #: class -> attribute types -> plan; cleared when it holds ``_MAX_PLANS`` plans.
@@ -99,7 +122,7 @@ def _plan(kind: type, types: tuple[type, ...]) -> _Plan:
     if plan is not None:
         return plan
     rules, not_set = _OBJECT_CHECKS[kind][1], _NOT_SET[kind]
-    fields_set, checks = 0, []
+    fields_set, checks, texts = 0, [], []
     for position, ((wire, check), type_) in enumerate(zip(rules, types, strict=True)):
         if type_ is not_set:
             continue
@@ -109,9 +132,11 @@ def _plan(kind: type, types: tuple[type, ...]) -> _Plan:
                 checks.append((position, wire, _cannot_clear))
         elif type_ not in PASSED_BY_TYPE.get(check, ()):
             checks.append((position, wire, check))
+        elif type_ is str:
+            texts.append((position, wire))
     if len(plans) >= _MAX_PLANS:
         plans.clear()
-    plan = plans[types] = _Plan(fields_set, tuple(checks))
+    plan = plans[types] = _Plan(fields_set, tuple(checks), tuple(texts))
     return plan
 
 
@@ -141,7 +166,7 @@ def _check_wire_dict(item: Mapping[Any, Any], index: int, allow_unknown: bool) -
         elif is_custom_name(key):
             reason = None if value is None else custom_value(value)
         elif allow_unknown and isinstance(key, str):
-            reason = json_problem(value)
+            reason = text_problem(key) or json_problem(value)
         else:
             raise _unknown(index, key, value)
         if reason is not None:
@@ -159,9 +184,17 @@ def _check_object(item: Job | JobUpdate, index: int) -> int:
         reason = check(value)
         if reason is not None:
             raise ValidationError(index, wire, value, reason)
+    if (problem := plan.text_problem(values)) is not None:
+        wire, reason = problem
+        raise ValidationError(index, wire, values[_position(kind, wire)], reason)
     if item.extras:
         _check_wire_dict(item.extras, index, allow_unknown=True)
     return plan.fields_set + len(item.extras)
+
+
+def _position(kind: type, wire: str) -> int:
+    """Where the attribute of wire name ``wire`` is among ``kind``'s checked values."""
+    return [name for name, _ in _OBJECT_CHECKS[kind][1]].index(wire)
 
 
 def _check(item: Any, index: int, allow_unknown: bool) -> int:
@@ -213,8 +246,7 @@ def validate_edit(
         ...
         hellotracks_async.errors.ValidationError: job #2: priority=11 must be within [0, 10]
     """
-    if not isinstance(job_id, str) or not job_id:
-        raise ValidationError(index, "id", job_id, "must be a non-empty string")
+    validate_id(job_id, index)
     if isinstance(update, Job) or not isinstance(update, (JobUpdate, Mapping)):
         raise ValidationError(index, "update", update, "must be a JobUpdate or a wire dict")
     if not _check(update, index, allow_unknown):
@@ -254,11 +286,6 @@ def validate_id(job_id: Any, index: int) -> str:
     """
     if not isinstance(job_id, str) or not job_id:
         raise ValidationError(index, "id", job_id, "must be a non-empty string")
-    if not job_id.isascii():
-        try:
-            job_id.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValidationError(
-                index, "id", job_id, "holds a lone surrogate (not valid UTF-8)"
-            ) from None
+    if (reason := text_problem(job_id)) is not None:
+        raise ValidationError(index, "id", job_id, reason)
     return job_id

@@ -9,13 +9,25 @@ from typing import Any
 import attrs
 import pytest
 
-from hellotracks_async import CustomField, Job, JobType, JobUpdate, ValidationError, validation
+from hellotracks_async import (
+    CustomField,
+    HellotracksClient,
+    Job,
+    JobType,
+    JobUpdate,
+    MockTransport,
+    ValidationError,
+    validation,
+)
 from hellotracks_async.converter import converter
+from hellotracks_async.errors import short_repr
 from hellotracks_async.validation import (
     validate_create,
     validate_edit,
     validate_edit_pair,
 )
+
+from ._helpers import echo
 
 
 class _Text(str):
@@ -82,7 +94,7 @@ def test_bad_input_names_index_field_and_value(job: Any, field: str, value: Any)
     assert str(err).startswith(f"job #17: {field}=")
     if value is not None:
         assert err.value == value
-        assert repr(value) in str(err)
+        assert short_repr(value) in str(err)  # a container by its size: no user data
 
 
 @pytest.mark.parametrize(
@@ -202,3 +214,57 @@ def test_unknown_names_pass_only_when_allowed() -> None:
         validate_create({"newField2027": Decimal(1)}, index=0, allow_unknown=True)
     with pytest.raises(ValidationError, match="not a string"):
         validate_create({1: "x"}, index=0, allow_unknown=True)  # type: ignore[dict-item]
+
+
+# -- a list is checked whole: nothing JSON cannot carry is ever sent --------------------
+
+_BAD = b"bad\x80".decode("utf-8", "surrogateescape")  # a lone surrogate, as a file gives it
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        Job(destination_name=_BAD),
+        Job(destination_name="ok", worker=_BAD),
+        Job(custom_fields=[CustomField("PO", _BAD)]),
+        Job(custom_fields=[CustomField(_BAD, "1")]),
+        Job(extras={"futureField": _BAD}),
+        {"destinationName": _BAD},
+        {"customFields": [{"key": "PO", "val": _BAD}]},
+    ],
+)
+async def test_a_list_with_an_unencodable_job_sends_nothing(bad: Any) -> None:
+    transport = MockTransport(echo)
+    jobs: list[Any] = [Job(destination_name=f"Stop {i}") for i in range(6)]
+    jobs[5] = bad
+    async with HellotracksClient("k", transport=transport, batch_size=2) as client:
+        with pytest.raises(ValidationError) as caught:
+            await client.create_jobs(jobs)
+    assert transport.requests == []
+    assert caught.value.index == 5
+    assert "lone surrogate" in str(caught.value)
+
+
+async def test_an_unencodable_update_or_id_sends_nothing() -> None:
+    transport = MockTransport(echo)
+    async with HellotracksClient("k", transport=transport) as client:
+        with pytest.raises(ValidationError, match="lone surrogate"):
+            await client.edit_jobs({"a": JobUpdate(priority=1), "b": JobUpdate(worker=_BAD)})
+        with pytest.raises(ValidationError, match="lone surrogate"):
+            await client.edit_jobs({"a": JobUpdate(priority=1), _BAD: JobUpdate(priority=2)})
+    assert transport.requests == []
+
+
+def test_a_message_holds_a_short_excerpt_never_the_whole_job() -> None:
+    secret = "Jane Doe, 221B Baker Street, +44 20 7946 0000 " * 10
+    with pytest.raises(ValidationError) as caught:
+        validate_create(Job(destination_name=secret, destination_lat=91.0), 3)
+    assert "Jane Doe" not in str(caught.value)  # the bad field is the latitude
+    with pytest.raises(ValidationError) as caught:
+        validate_create(Job(destination_name=secret + _BAD), 3)
+    message = str(caught.value)
+    assert len(message) < 120
+    assert secret not in message
+    with pytest.raises(ValidationError) as caught:
+        validate_create({"destinationName": secret, "notAField": 1}, 3)
+    assert secret not in str(caught.value)
