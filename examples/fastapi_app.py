@@ -33,8 +33,7 @@ from typing import Any, Literal
 from fastapi import BackgroundTasks, FastAPI, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from hellotracks_async import HellotracksClient, Progress, ValidationError
-from hellotracks_async.validation import validate_create
+from hellotracks_async import HellotracksClient, Progress, ValidationError, validate_create
 
 logger = logging.getLogger(__name__)
 

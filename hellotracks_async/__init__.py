@@ -44,6 +44,7 @@ from .models import (
 from .results import BatchFailure, BatchOutcome, BulkResult, Progress
 from .retrying import RetryPolicy
 from .transport import MockTransport, Request, Response, Transport
+from .validation import validate_create, validate_edit
 
 __version__ = "0.1.0"
 
@@ -84,4 +85,6 @@ __all__ = [
     "__version__",
     "hhmm_to_time",
     "time_to_hhmm",
+    "validate_create",
+    "validate_edit",
 ]

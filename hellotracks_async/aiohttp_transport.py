@@ -1,5 +1,8 @@
 """The aiohttp transport: the session, the headers, and aiohttp's errors mapped to ours.
 
+Internal module: not part of the public API (that is ``hellotracks_async``'s ``__all__``
+and the modules ``testing``, ``converter``, ``wire`` and ``errors``); import from there.
+
 Every request carries the same headers, whether the session is the transport's own or
 the caller's: ``API-Key`` and ``Content-Type: application/json``. Redirects are never
 followed (the key must not travel to another host); a 3xx comes back as an answer, which
@@ -18,7 +21,9 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import warnings
 from collections.abc import AsyncGenerator
 from typing import Final
 
@@ -155,13 +160,19 @@ async def _keep_until_loop_ends(
 def _abandon(session: aiohttp.ClientSession) -> None:
     """Drop a session whose event loop is gone, without a warning at exit.
 
-    Its connections cannot be closed in a loop that no longer runs; marking the
-    connector closed is all that is left to do.
+    ``BaseConnector.close()`` shuts every pooled transport at once, then hands back an
+    awaitable that waits for them in the connector's loop (``TCPConnector.close`` is a
+    coroutine that would do nothing before it is awaited). With that loop gone the
+    wait can be neither awaited nor scheduled (a closed loop refuses the task), and
+    what aiohttp then warns about is only that unawaited wait.
     """
     connector = session.connector
     session.detach()
-    if connector is not None and not connector.closed:
-        connector._close()  # the synchronous part of close(); the loop is gone
+    if connector is None or connector.closed:
+        return
+    with warnings.catch_warnings(), contextlib.suppress(RuntimeError):
+        warnings.simplefilter("ignore")
+        aiohttp.BaseConnector.close(connector)
 
 
 def _safe_text(exc: aiohttp.ClientError) -> str:

@@ -1,5 +1,8 @@
 """Chunking any (async) iterable into numbered batches, lazily. No I/O.
 
+Internal module: not part of the public API (that is ``hellotracks_async``'s ``__all__``
+and the modules ``testing``, ``converter``, ``wire`` and ``errors``); import from there.
+
 Example::
 
     >>> chunker = Chunker(size=2)

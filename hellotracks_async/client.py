@@ -1,5 +1,8 @@
 """The client: a thin facade holding settings and lifecycle over the bulk engine.
 
+Internal module: not part of the public API (that is ``hellotracks_async``'s ``__all__``
+and the modules ``testing``, ``converter``, ``wire`` and ``errors``); import from there.
+
 :class:`HellotracksClient` checks its settings, owns the transport (aiohttp by default)
 and offers the public calls. The work happens below it: the pure operations and sans-I/O
 code prepare and read requests, the :class:`~hellotracks_async.engine.BulkEngine` keeps the

@@ -1,5 +1,8 @@
 """How many requests may be in flight: a fixed number, or one that adapts to the server.
 
+Internal module: not part of the public API (that is ``hellotracks_async``'s ``__all__``
+and the modules ``testing``, ``converter``, ``wire`` and ``errors``); import from there.
+
 Sans-I/O: the engine reads :attr:`~ConcurrencyLimit.limit` before each send and reports
 every finished attempt with :meth:`~ConcurrencyLimit.on_sample`. Nothing here sleeps,
 reads a clock or logs.

@@ -1,5 +1,8 @@
 """The bulk engine: read the input lazily, keep a window of batches in flight, assemble.
 
+Internal module: not part of the public API (that is ``hellotracks_async``'s ``__all__``
+and the modules ``testing``, ``converter``, ``wire`` and ``errors``); import from there.
+
 :class:`BulkEngine` turns an operation (:class:`~hellotracks_async.operations.CreateJobs`
 or :class:`~hellotracks_async.operations.EditJobs`) and an (async) iterable of inputs into
 batch outcomes. The batches in flight, over every call running on the engine, never

@@ -2,6 +2,9 @@
 two forms a job comes in (a :class:`~hellotracks_async.models.Job` attribute, a wire
 value). A check returns the reason a value is refused, or ``None``. No I/O.
 
+Internal module: not part of the public API (that is ``hellotracks_async``'s ``__all__``
+and the modules ``testing``, ``converter``, ``wire`` and ``errors``); import from there.
+
 :mod:`hellotracks_async.validation` walks a job with these tables.
 
 Example::

@@ -1,6 +1,7 @@
 """Flow control in one place: the admission gate every batch and every attempt passes.
 
-Internal module: not part of the public API.
+Internal module: not part of the public API (that is ``hellotracks_async``'s ``__all__``
+and the modules ``testing``, ``converter``, ``wire`` and ``errors``); import from there.
 
 One :class:`AdmissionGate` per client, shared by every call on it (in the shape of
 Netflix concurrency-limits: ask for a slot, report how the answer went):

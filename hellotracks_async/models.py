@@ -1,5 +1,8 @@
 """The job classes: :class:`Job` as the server returns it, :class:`JobUpdate` for edits.
 
+Internal module: not part of the public API (that is ``hellotracks_async``'s ``__all__``
+and the modules ``testing``, ``converter``, ``wire`` and ``errors``); import from there.
+
 Attribute names are snake_case; :mod:`hellotracks_async.converter` maps them to the
 camelCase wire names. Types are Pythonic: ``day`` is a :class:`datetime.date`, every
 ``ts_*`` and ``scheduled_*`` field an aware UTC :class:`datetime.datetime`, ``type`` a

@@ -1,5 +1,8 @@
 """What a bulk call gives back, and the pure assembly of per-batch outcomes into it.
 
+Internal module: not part of the public API (that is ``hellotracks_async``'s ``__all__``
+and the modules ``testing``, ``converter``, ``wire`` and ``errors``); import from there.
+
 Every input of a bulk call ends in exactly one place: its :class:`Job` in
 :attr:`BulkResult.jobs` (at the position of its index in :attr:`BulkResult.indices`), or
 in one :class:`BatchFailure` together with the original input and the exception.

@@ -1,5 +1,8 @@
 """When to retry and how long to wait: a pure policy, and the tenacity loop built from it.
 
+Internal module: not part of the public API (that is ``hellotracks_async``'s ``__all__``
+and the modules ``testing``, ``converter``, ``wire`` and ``errors``); import from there.
+
 Retried: connection errors and timeouts (:class:`TransportError`), HTTP 429
 (:class:`RateLimitError`, waiting ``Retry-After`` up to a cap), HTTP 5xx and non-JSON
 proxy answers (:class:`ServerError`). Never retried: other 4xx, an answer whose

@@ -1,5 +1,8 @@
 """The protocol without I/O: request bodies in, answers classified, answers matched.
 
+Internal module: not part of the public API (that is ``hellotracks_async``'s ``__all__``
+and the modules ``testing``, ``converter``, ``wire`` and ``errors``); import from there.
+
 - :func:`encode_body` builds the exact JSON body the API pages show.
 - :func:`parse_answer` classifies an HTTP answer: it returns the decoded body of a
   success, or raises the typed error (:class:`RateLimitError`, :class:`ServerError` are

@@ -1,5 +1,8 @@
 """Sending one prepared batch: attempts under the retry policy, and halving refused batches.
 
+Internal module: not part of the public API (that is ``hellotracks_async``'s ``__all__``
+and the modules ``testing``, ``converter``, ``wire`` and ``errors``); import from there.
+
 :class:`BatchSender` is the part of the bulk engine that talks to the transport. It never
 raises for a failed batch (only for cancellation): every outcome, good or bad, comes back
 as a :class:`~hellotracks_async.results.BatchOutcome`.

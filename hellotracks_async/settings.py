@@ -1,6 +1,9 @@
 """Checking the client's settings: each bad value is a :class:`ConfigurationError`
 naming the argument the caller wrote.
 
+Internal module: not part of the public API (that is ``hellotracks_async``'s ``__all__``
+and the modules ``testing``, ``converter``, ``wire`` and ``errors``); import from there.
+
 Example::
 
     >>> whole_number("max_concurrency", 64, 1)

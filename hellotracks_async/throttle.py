@@ -1,5 +1,8 @@
 """One client-wide throttle: pauses on 429, a learned sending rate, an optional quota.
 
+Internal module: not part of the public API (that is ``hellotracks_async``'s ``__all__``
+and the modules ``testing``, ``converter``, ``wire`` and ``errors``); import from there.
+
 Every request of a client calls :meth:`Throttle.acquire` before it is sent. Before
 the first throttle, and without ``max_rate``, that returns at once. After one:
 

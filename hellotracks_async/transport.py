@@ -1,5 +1,8 @@
 """The seam between the bulk engine and the network: one POST in, one raw answer out.
 
+Internal module: not part of the public API (that is ``hellotracks_async``'s ``__all__``
+and the modules ``testing``, ``converter``, ``wire`` and ``errors``); import from there.
+
 The engine needs one thing of the network: send a request body to an endpoint and get
 back the HTTP status, headers and body, or a :class:`~hellotracks_async.errors.TransportError`
 when no answer came. :class:`Transport` is that interface;

@@ -1,5 +1,8 @@
 """Client-side checks of input jobs, run before anything is sent. No I/O.
 
+Internal module: not part of the public API (that is ``hellotracks_async``'s ``__all__``
+and the modules ``testing``, ``converter``, ``wire`` and ``errors``); import from there.
+
 A job comes in one of two forms, each with its own table of checks:
 
 - a :class:`Job` / :class:`JobUpdate`: each attribute by its Python type (``date``,

@@ -33,7 +33,7 @@ from hellotracks_async import (
     RetryPolicy,
     TransportError,
 )
-from hellotracks_async.aiohttp_transport import AiohttpTransport
+from hellotracks_async.aiohttp_transport import AiohttpTransport, _abandon
 
 from ._helpers import (
     CREATE,
@@ -179,11 +179,9 @@ def test_a_caller_session_from_another_loop_is_refused_clearly() -> None:
 
         try:
             asyncio.run(second())
-        finally:  # the session's loop is gone: mark it closed, as its owner would have
-            connector = session.connector
-            session.detach()
-            assert connector is not None
-            connector._close()
+        finally:  # the session's loop is gone: close it as the transport does its own
+            _abandon(session)
+            assert session.closed
 
 
 # -- single requests against aioresponses: payloads, headers, error mapping --------------

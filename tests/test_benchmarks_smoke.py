@@ -59,11 +59,6 @@ def test_doctests(module: Any) -> None:
     assert doctest.testmod(module).failed == 0
 
 
-def _positive(run: dict[str, Any]) -> None:
-    for key in ("wall_s", "jobs_per_s", "cpu_s_per_1000_jobs", "cpu_us_per_job"):
-        assert run[key] > 0, key
-
-
 @pytest.mark.slow
 def test_tiny_run_writes_every_section(tmp_path: Path) -> None:
     output = tmp_path / "latest.json"
@@ -106,7 +101,6 @@ def test_tiny_run_writes_every_section(tmp_path: Path) -> None:
     for shape in ("minimal", "full"):
         variants = report["throughput"][shape]
         for name in _VARIANTS:
-            _positive(variants[name])
             assert variants[name]["jobs"] == (10 if name == "naive" else 200)
         assert set(variants["ratios"]) == {
             "sdk_raw_cpu_per_job",
@@ -114,16 +108,13 @@ def test_tiny_run_writes_every_section(tmp_path: Path) -> None:
             "sdk_naive_cpu_per_job",
             "sdk_naive_jobs_per_s",
         }
-        assert all(value > 0 for value in variants["ratios"].values())
         rows = report["structuring"][shape]
         assert {"orjson.loads (bytes -> dict)", "converter structure (dict -> Job)"} <= {
             row["name"] for row in rows
         }
-        assert all(row["jobs_per_s"] > 0 for row in rows)
     memory = report["memory"]
     assert [r["jobs"] for r in memory["runs"]] == [200, 2000]
-    assert all(r["succeeded"] == r["jobs"] and r["peak_rss_mib"] > 0 for r in memory["runs"])
-    assert memory["peak_ratio"] > 0
+    assert all(r["succeeded"] == r["jobs"] for r in memory["runs"])
     _check_loop(report["loop"])
     _check_limits(report["limits"])
     targets = report["targets"]
@@ -136,7 +127,6 @@ def test_tiny_run_writes_every_section(tmp_path: Path) -> None:
         "SDK client CPU per job, full": 100.0,
         "SDK client CPU per job, minimal": 25.0,
     }
-    assert all(t["ratio_to_raw"] > 0 for t in budgets.values())
     assert all(Path(path).exists() for path in report["profiles"])
     text = render(report)
     for title in (
@@ -164,10 +154,7 @@ def _check_loop(runs: dict[str, Any]) -> None:
     assert runs["full_gc_off"]["succeeded"] == 200
     assert runs["large_list"]["jobs"] == 5000
     assert runs["large_list"]["succeeded"] >= 500
-    for observed in runs.values():
-        assert observed["ticks"] > 0
-        assert observed["max_stall_ms"] >= 0
-        assert observed["longest_gc_ms"] >= 0
+    assert all(observed["ticks"] > 0 for observed in runs.values())  # the ticker ran
 
 
 def _check_limits(report: dict[str, Any]) -> None:
@@ -176,15 +163,11 @@ def _check_limits(report: dict[str, Any]) -> None:
         raw = [] if profile == "rate-limited" else ["raw 64"]  # raw does not retry a 429
         runs = ["defaults", "fixed 4", "fixed 64", *raw, "naive"]
         assert list(section) == ["profile", "limit_s", *runs, "defaults_per_naive_jobs_per_s"]
-        assert section["limit_s"] > 0
-        assert section["defaults_per_naive_jobs_per_s"] > 0
         for name in runs:
             run = section[name]
             assert set(run) == _LIMITS_RUN_KEYS, name
             assert run["error"] is None
             assert run["requests"] >= 1
-            assert run["limit_s"] > 0
-            assert run["wall_s"] > 0
             # a tiny run against a lenient fake: every job stored once
             assert run["stored"] == run["jobs"]
             assert run["lost"] == run["duplicated"] == 0

@@ -45,7 +45,10 @@ def test_key_and_base_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> N
     client = HellotracksClient()
     assert client.base_url == "http://localhost:9999/api/"
     assert KEY not in repr(client)
-    assert HellotracksClient(KEY, base_url=None).base_url.startswith("http")
+    assert HellotracksClient(KEY, base_url=None).base_url == "http://localhost:9999/api/"
+    assert HellotracksClient(KEY, base_url="https://x.test/v2").base_url == "https://x.test/v2/"
+    monkeypatch.delenv("HELLOTRACKS_BASE_URL")
+    assert HellotracksClient(KEY).base_url == "https://api.hellotracks.com/api/"
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,8 @@ options: its documented snippet passes in strict mode, whatever the fixture loop
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -39,3 +41,19 @@ def test_the_documented_snippet_passes_in_strict_mode(
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
 
     result.assert_outcomes(passed=1)
+
+
+def test_loading_the_plugin_imports_no_aiohttp_server() -> None:
+    # pytest loads the plugin at every start-up, in every project that installs the SDK
+    code = (
+        "import sys, hellotracks_async.testing.pytest_plugin; "
+        "print('aiohttp.web' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.stdout.strip() == "False"

@@ -25,9 +25,39 @@ Example::
     ('429', '500', '502', '503')
 """
 
-from ._capacity import Capacity, CapacityStats
-from ._faults import FAULT_KINDS, Faults
-from ._serve import serve
-from ._server import FakeHellotracks
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._capacity import Capacity, CapacityStats
+    from ._faults import FAULT_KINDS, Faults
+    from ._serve import serve
+    from ._server import FakeHellotracks
 
 __all__ = ["FAULT_KINDS", "Capacity", "CapacityStats", "FakeHellotracks", "Faults", "serve"]
+
+# Loaded on first use (PEP 562): the pytest plugin, a submodule of this package, is
+# imported at every pytest start-up, and must not load aiohttp.web until its fixture runs.
+_WHERE = {
+    "Capacity": "._capacity",
+    "CapacityStats": "._capacity",
+    "FAULT_KINDS": "._faults",
+    "Faults": "._faults",
+    "serve": "._serve",
+    "FakeHellotracks": "._server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(where, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

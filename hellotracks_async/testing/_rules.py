@@ -2,7 +2,9 @@
 
 Table-driven: one :class:`_Rule` per typed field. :func:`all_valid` checks a whole
 request with a few C-level passes per field (the fast path); :func:`item_problem` finds
-the culprit the slow, exact way once the fast check failed. No I/O, no SDK code.
+the culprit the slow, exact way once the fast check failed. No I/O; of the SDK's code
+only :func:`~hellotracks_async.wire.date_from_yyyymmdd` (a calendar check), so that the
+rules stay an independent reading of the docs that can catch the SDK's mistakes.
 
 Example::
 

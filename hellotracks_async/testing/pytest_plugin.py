@@ -14,19 +14,22 @@ so once the package is installed any test can ask for a started :class:`FakeHell
             await client.create_jobs([Job(destination_name="HQ")])
         assert len(fake_hellotracks.jobs()) == 1
 
-The fixture needs pytest-asyncio (0.24 or later), and no setting: it works in strict mode
-(the default) and in auto mode, and runs in the test's own event loop whatever
-``asyncio_default_fixture_loop_scope`` says. Without pytest-asyncio, using the fixture
-fails with a hint (loading the plugin never does).
+Loading the plugin costs nothing until the fixture is used: the fake (aiohttp.web) is
+imported by the fixture. The fixture needs pytest-asyncio (0.24 or later), and no
+setting: it works in strict mode (the default) and in auto mode, and runs in the test's
+own event loop whatever ``asyncio_default_fixture_loop_scope`` says. Without
+pytest-asyncio, using the fixture fails with a hint (loading the plugin never does).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from ._server import FakeHellotracks
+if TYPE_CHECKING:
+    from ._server import FakeHellotracks
 
 try:
     import pytest_asyncio
@@ -48,6 +51,8 @@ if pytest_asyncio is not None:
             async def test_it(fake_hellotracks):
                 assert fake_hellotracks.base_url.endswith("/api/")
         """
+        from ._server import FakeHellotracks  # here: pytest start-up loads no aiohttp.web
+
         async with FakeHellotracks() as fake:
             yield fake
 
