@@ -9,7 +9,8 @@ client's.
 Control endpoints, added by this script beside the fake's own ``/api/`` routes (JSON in,
 JSON out, no API key; loopback only): ``POST /bench/configure`` with a
 :class:`~hellotracks_async.testing.Capacity`'s keywords (or ``{}`` for none) sets the
-capacity and resets the fake; ``POST /bench/stats`` answers the
+capacity and resets the fake (with ``"keep_jobs": true`` its counters only, so that the
+jobs of one run can be read back and deleted by the next); ``POST /bench/stats`` answers the
 :class:`~hellotracks_async.testing.CapacityStats`; ``POST /bench/check`` with
 ``{"prefix": p, "count": n}`` compares the stored jobs with the ``uidSecondary`` values
 ``p0 .. p{n-1}`` (needs ``--store-jobs``). :class:`ServerProcess` has an async method
@@ -125,9 +126,10 @@ class ServerProcess:
             answer: dict[str, Any] = await response.json()
         return answer
 
-    async def configure(self, **capacity: Any) -> None:
-        """Give the fake a ``Capacity(**capacity)`` (none if empty) and reset it."""
-        await self._control("configure", capacity)
+    async def configure(self, *, keep_jobs: bool = False, **capacity: Any) -> None:
+        """Give the fake a ``Capacity(**capacity)`` (none if empty) and reset it (its
+        counters only, with ``keep_jobs``)."""
+        await self._control("configure", {**capacity, "keep_jobs": keep_jobs})
 
     async def stats(self) -> dict[str, int]:
         """The fake's ``CapacityStats`` as a dict (received, served, rate_limited, ...)."""
@@ -168,8 +170,9 @@ def _add_control(fake: Any) -> None:
         op = request.match_info["op"]
         body = await request.json()
         if op == "configure":
+            keep_jobs = body.pop("keep_jobs", False)
             fake.capacity = Capacity(**body) if body else None
-            fake.reset()
+            fake.reset(keep_jobs=keep_jobs)
             return web.json_response({})
         if op == "stats":
             return web.json_response(attrs.asdict(fake.stats))

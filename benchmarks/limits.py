@@ -299,6 +299,25 @@ async def _measure_run(
         ceiling = used.get("max_concurrency", _parameters()["max_concurrency"].default)
         first = _FirstRequest(server, ceiling)
         work = _run_sdk(server, _inputs(prefix, jobs), batch, used, first)
+    return await _timed(server, profile, run, work, first, jobs=jobs, batch=batch, prefix=prefix)
+
+
+async def _timed(
+    server: ServerProcess,
+    profile: Profile,
+    run: dict[str, Any],
+    work: Awaitable[tuple[int, str | None]],
+    first: _FirstRequest | None,
+    *,
+    jobs: int,
+    batch: int,
+    prefix: str,
+    stored: int | None = None,
+) -> dict[str, Any]:
+    """Run ``work`` against the configured fake; ``run`` with every figure of the table.
+    ``stored``: how many of the prefix's jobs the store should hold after (default:
+    ``jobs``, one each)."""
+    expected = jobs if stored is None else stored
     pauses = throughput.GcClock()
     gc.callbacks.append(pauses)
     started = time.perf_counter()
@@ -308,7 +327,7 @@ async def _measure_run(
         gc.callbacks.remove(pauses)
     wall = time.perf_counter() - started
     stats = await server.stats()
-    check = await server.check(prefix, jobs)
+    check = await server.check(prefix, expected)
     limit = profile.limit(jobs, batch)
     received = stats["received"]
     run.update(
@@ -327,8 +346,8 @@ async def _measure_run(
         queue_limit=max(2 * profile.workers + 2, INITIAL_LIMIT),
         failed=failed,
         stored=check["stored"],
-        lost=check["missing"],
-        duplicated=check["stored"] - (jobs - check["missing"]),
+        lost=check["missing"] if stored is None else failed,
+        duplicated=check["stored"] - (expected - check["missing"]),
         error=error,
         first_request_s=(
             round(first.sent_at - started, 3) if first and first.sent_at is not None else None
@@ -337,6 +356,51 @@ async def _measure_run(
         longest_gc_ms=round(pauses.longest * 1000, 1),
     )
     return run
+
+
+async def _run_by_ids(
+    server: ServerProcess, operation: str, ids: list[str], batch: int, first: _FirstRequest
+) -> tuple[int, str | None]:
+    """``get_jobs`` or ``delete_jobs`` over ``ids``; (ids the client reports failed, an
+    unexpected error)."""
+    async with HellotracksClient(
+        server.api_key, base_url=server.base_url, batch_size=batch, transport=first
+    ) as client:
+        call = client.get_jobs if operation == "get" else client.delete_jobs
+        try:
+            result = await call(ids, raise_on_error=False)
+        except Exception as error:  # reported, not hidden: the run is then incomplete
+            return len(ids), f"{type(error).__name__}: {error}"
+    found = result.succeeded + sum(len(f.indices) for f in result.maybe_deleted)
+    return len(ids) - found, None
+
+
+async def measure_by_ids(
+    server: ServerProcess, profile: Profile, *, batch: int = 100
+) -> dict[str, dict[str, Any]]:
+    """Read back (``get``) and then delete ``profile.jobs`` jobs by id, with the client's
+    defaults, against the profile's limit: ``{"get defaults": run, "delete defaults":
+    run}``. The jobs are created first on the fake without a capacity (not timed)."""
+    await server.configure()
+    prefix = f"{profile.name}-ids-"
+    async with HellotracksClient(
+        server.api_key, base_url=server.base_url, batch_size=batch
+    ) as client:
+        created = await client.create_jobs(_inputs(prefix, profile.jobs))
+    ids = [job_id for job_id in created.jobs.ids if job_id is not None]
+    runs: dict[str, dict[str, Any]] = {}
+    for operation in ("get", "delete"):
+        await server.configure(keep_jobs=True, **profile.capacity())
+        first = _FirstRequest(server, _parameters()["max_concurrency"].default)
+        run: dict[str, Any] = {"full_jobs": profile.jobs, "kwargs": {}, "dropped": []}
+        run["window"] = None
+        work = _run_by_ids(server, operation, ids, batch, first)
+        left = len(ids) if operation == "get" else 0  # what the store holds after
+        runs[f"{operation} defaults"] = await _timed(
+            server, profile, run, work, first, jobs=len(ids), batch=batch, prefix=prefix,
+            stored=left,
+        )  # fmt: skip
+    return runs
 
 
 async def measure(
@@ -365,6 +429,8 @@ async def measure(
             section[name] = await _measure_run(
                 server, profile, name, kwargs, jobs=profile.jobs, batch=batch, budget=budget
             )
+        if profile.name == FAR.name:  # reading back and deleting, on the far server
+            section |= await measure_by_ids(server, profile, batch=batch)
         naive = section["naive"]["jobs_per_s"]
         section["defaults_per_naive_jobs_per_s"] = round(
             section["defaults"]["jobs_per_s"] / naive, 1

@@ -161,16 +161,19 @@ def _check_limits(report: dict[str, Any]) -> None:
     assert list(report) == ["far", "small", "rate-limited"]
     for profile, section in report.items():
         raw = [] if profile == "rate-limited" else ["raw 64"]  # raw does not retry a 429
-        runs = ["defaults", "fixed 4", "fixed 64", *raw, "naive"]
+        by_ids = ["get defaults", "delete defaults"] if profile == "far" else []
+        runs = ["defaults", "fixed 4", "fixed 64", *raw, "naive", *by_ids]
         assert list(section) == ["profile", "limit_s", *runs, "defaults_per_naive_jobs_per_s"]
         for name in runs:
             run = section[name]
             assert set(run) == _LIMITS_RUN_KEYS, name
             assert run["error"] is None
             assert run["requests"] >= 1
-            # a tiny run against a lenient fake: every job stored once
-            assert run["stored"] == run["jobs"]
+            # a tiny run against a lenient fake: every job stored once (none left after
+            # the deletes), every id read back or deleted
+            assert run["stored"] == (0 if name == "delete defaults" else run["jobs"])
             assert run["lost"] == run["duplicated"] == 0
+            assert run["failed"] == 0
             assert run["longest_gc_ms"] <= run["client_gc_s"] * 1000 + 1  # both rounded
             if name in ("naive", "raw 64"):  # not the SDK: no first request noted
                 assert run["first_request_s"] is None, name

@@ -240,9 +240,9 @@ class FakeHellotracks(LoopbackSite):
         owner = self._store.company(_first(self.api_keys) if company is None else company)
         return _copies(list(owner.templates.values()))
 
-    def reset(self) -> None:
-        """Forget all jobs and templates, zero the counters and :attr:`stats`, restart the
-        fault sequence, fill the rate limit's bucket.
+    def reset(self, *, keep_jobs: bool = False) -> None:
+        """Forget all jobs and templates (unless ``keep_jobs``), zero the counters and
+        :attr:`stats`, restart the fault sequence, fill the rate limit's bucket.
 
         Example:
 
@@ -252,7 +252,8 @@ class FakeHellotracks(LoopbackSite):
             >>> fake.requests
             Counter()
         """
-        self._store.reset()
+        if not keep_jobs:
+            self._store.reset()
         self.requests.clear()
         self.injected.clear()
         self._handler.counters.reset()
