@@ -33,23 +33,31 @@ _T = TypeVar("_T")
 
 class Breather:
     """Says when a long stretch of synchronous work should yield to the event loop:
-    once :data:`YIELD_EVERY` seconds have passed since the last time it said so.
+    once :data:`YIELD_EVERY` seconds have passed since the last time it said so. It is
+    asked once per item, and reads the clock every :attr:`LOOK_EVERY` asks (an item
+    costs a microsecond or more, so the clock's own cost would not be small).
 
     Example::
 
         >>> breather = Breather()
         >>> time.sleep(YIELD_EVERY)  # a stretch of work
-        >>> breather.due()  # time to yield (and the next interval starts now)
+        >>> [breather.due() for _ in range(Breather.LOOK_EVERY)][-1]  # time to yield
         True
     """
 
-    __slots__ = ("_next",)
+    __slots__ = ("_left", "_next")
+    LOOK_EVERY: Final = 16
 
     def __init__(self) -> None:
         self._next = time.monotonic() + YIELD_EVERY
+        self._left = self.LOOK_EVERY
 
     def due(self) -> bool:
         """True once the time is up (and the next interval starts now)."""
+        self._left -= 1
+        if self._left:
+            return False
+        self._left = self.LOOK_EVERY
         now = time.monotonic()
         if now < self._next:
             return False

@@ -123,7 +123,7 @@ class Prepared:
         An input succeeds only with an answer job that has an id; one without an answer
         job, or whose answer job has no id, fails with an :class:`APIError` saying so.
         """
-        if all(answer is not None and _has_id(answer) for answer in answers):  # usual case
+        if all(map(_has_id, answers)):  # the usual case
             jobs = JobList(answers)  # type: ignore[arg-type]  # no None: checked above
             return BatchOutcome(self.indices, jobs, (), requests, retries)
         good = [i for i, answer in enumerate(answers) if answer is not None and _has_id(answer)]
@@ -154,7 +154,9 @@ class Prepared:
         )
 
 
-def _has_id(answer: Mapping[str, Any]) -> bool:
+def _has_id(answer: Mapping[str, Any] | None) -> bool:
+    if answer is None:
+        return False
     job_id = answer.get("id")
     return isinstance(job_id, str) and job_id != ""
 

@@ -216,7 +216,8 @@ def match_created(
         ...               [{"id": "2", "uidSecondary": "b"}, {"id": "1", "uidSecondary": "a"}])
         [{'id': '1', 'uidSecondary': 'a'}, {'id': '2', 'uidSecondary': 'b'}]
     """
-    by_key = {key: job for job in answered if (key := _key_of(job))}
+    # one pass, no call per job: a key is a non-empty string (else it matches nothing)
+    by_key = {key: job for job in answered if type(key := job.get("uidSecondary")) is str and key}
     matched: list[dict[str, Any] | None] = [by_key.get(key) if key else None for key in keys]
     unkeyed = [i for i, key in enumerate(keys) if not key]
     if unkeyed:
