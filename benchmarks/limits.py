@@ -465,4 +465,16 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
             checked.append(
                 target(f"limits {name}, defaults: {label}", value, limit, unit=unit, note=note)
             )
+        if name == FAR.name and "fixed 64" in section:  # issue 20: what each job costs
+            fixed = section["fixed 64"]
+            checked += [
+                target("limits far, fixed 64: wall / limit", fixed["ratio"], 1.15, unit="x"),
+                target("limits far, defaults: client GC", run["client_gc_s"], 0.36, unit="s"),
+                target(
+                    "limits far, defaults: longest GC pause",
+                    run["longest_gc_ms"],
+                    100.0,
+                    unit="ms",
+                ),
+            ]
     return checked

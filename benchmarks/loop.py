@@ -46,8 +46,15 @@ from .throughput import GcClock
 __all__ = ["STALL_TARGETS_MS", "Ticker", "measure", "targets"]
 
 _TICK: Final = 0.001
-#: The issue's targets: the longest stall, in milliseconds, per run.
-STALL_TARGETS_MS: Final = {"full": 20.0, "large_list": 50.0}
+#: The targets: the longest stall, in milliseconds, per run (``full`` and ``large_list``
+#: from issue 13; ``full_lazy_streamed`` and ``full_gc_off``, the SDK's own code, from
+#: issue 20).
+STALL_TARGETS_MS: Final = {
+    "full": 20.0,
+    "full_gc_off": 20.0,
+    "full_lazy_streamed": 30.0,
+    "large_list": 50.0,
+}
 
 
 class Ticker:
@@ -191,11 +198,13 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     Example::
 
         >>> run = {"max_stall_ms": 12.0, "jobs": 100_000}
-        >>> [t["met"] for t in targets({"full": run, "large_list": run})]
-        [True, True]
+        >>> [t["met"] for t in targets(dict.fromkeys(STALL_TARGETS_MS, run))]
+        [True, True, True, True]
     """
     names = {
         "full": "event-loop stall, create_jobs of {:,} full jobs",
+        "full_gc_off": "event-loop stall, the SDK's own code (GC off), {:,} full jobs",
+        "full_lazy_streamed": "event-loop stall, stream_create_jobs of {:,} lazy full jobs",
         "large_list": "event-loop stall, create_jobs of a {:,}-job list",
     }
     return [
