@@ -195,6 +195,8 @@ def _amount(value: float, unit: str) -> str:
         return f"{value:.1%}"
     if unit in ("jobs", "requests"):
         return f"{value:g} {unit}"
+    if unit == "s":
+        return f"{value:.2f} s"
     return f"{value:.2f}{unit}" if unit == "x" else f"{value:.1f} {unit}"
 
 
