@@ -9,6 +9,7 @@ import asyncio
 import csv
 import json
 import signal
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -234,17 +235,23 @@ def test_job_ids_of_a_million_rows_stay_small() -> None:
     assert ids.memory() < 20 * 1024 * 1024  # 13 bytes a row
 
 
-def test_a_journal_line_costs_tens_of_bytes_a_row(tmp_path: Path) -> None:
+def test_a_journal_costs_tens_of_bytes_a_row_on_disk_and_loading(tmp_path: Path) -> None:
     from hellotracks_async.cli.journal import Header
 
+    rows = 100_000
     path = tmp_path / "jobs.csv.htjournal"
     header = Header.new(mode="create", format="csv", columns=["a"], sample=[1])
     with Journal.create(path, header) as journal:
-        for start in range(1, 10_001, 100):
+        for start in range(1, rows + 1, 100):
             batch = [(row, 0xFFFFFFFF) for row in range(start, start + 100)]
             journal.confirm(batch, [f"{0x65F0 << 80 | row:024x}" for row, _ in batch])
-    per_row = path.stat().st_size / 10_000
-    assert per_row < 50  # a million rows: under 50 MB
-    loaded = Journal.load(path)
+    assert path.stat().st_size / rows < 50  # a million rows: under 50 MB on disk
+    tracemalloc.start()
+    try:
+        loaded = Journal.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak / rows < 50  # read line by line: a million rows load in under 50 MB
     assert loaded is not None
-    assert loaded.ids.get(10_000) == f"{0x65F0 << 80 | 10_000:024x}"
+    assert loaded.ids.get(rows) == f"{0x65F0 << 80 | rows:024x}"

@@ -232,17 +232,21 @@ class Journal:
         """The journal at ``path``, or ``None`` if there is none or its header is
         unreadable. Unreadable lines after the header are ignored."""
         try:
-            data = path.read_bytes()
+            file = path.open("rb")
         except FileNotFoundError:
             return None
-        lines = data.split(b"\n")
-        header = Header.from_json(lines[0])
-        if header is None:
-            return None
+        with file:  # line by line: a million rows' journal is never in memory at once
+            header = Header.from_json(file.readline())
+            if header is None:
+                return None
+            return cls._rows(path, header, file)
+
+    @classmethod
+    def _rows(cls, path: Path, header: Header, lines: Iterable[bytes]) -> Journal:
         confirmed = array.array("I")
         ids = JobIds()
         undone = False
-        for line in lines[1:]:
+        for line in lines:
             try:
                 entry = orjson.loads(line)
                 pairs = entry.get("ok", ())
