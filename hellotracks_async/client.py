@@ -25,8 +25,10 @@ Rules every bulk call follows:
   :class:`BulkError` is raised carrying the :class:`BulkResult`.
 - **Stopping early.** A call that cannot succeed stops sending; its other inputs fail at
   once as not sent (safe to re-run): :class:`AuthenticationError` once the key is
-  refused, :class:`TransportError` once ``unreachable_after`` requests in a row failed
-  or ``deadline`` seconds (for the whole call) passed.
+  refused, :class:`NotSentError` once ``unreachable_after`` requests in a row failed
+  or ``deadline`` seconds (for the whole call) passed. ``deadline`` is hard: at it the
+  attempts in flight are cancelled too, and fail as :class:`TransportError` with
+  ``maybe_sent``.
 - **Interruptions.** If the input iterable or ``progress`` raises, the call stops
   reading, finishes the batches in flight and raises :class:`BulkInterrupted` carrying
   everything done so far (``stream_*`` yield every outcome, then re-raise).

@@ -3,11 +3,12 @@
 Internal module: not part of the public API (that is ``hellotracks_async``'s ``__all__``
 and the modules ``testing``, ``converter``, ``wire`` and ``errors``); import from there.
 
-:class:`BulkEngine` turns an operation (:class:`~hellotracks_async.operations.CreateJobs`
-or :class:`~hellotracks_async.operations.EditJobs`) and an (async) iterable of inputs into
-batch outcomes. The batches in flight, over every call running on the engine, never
-exceed the sender's current concurrency limit (adaptive, or fixed). Each batch goes
-through a :class:`~hellotracks_async.sender.BatchSender`; the engine never sees HTTP.
+:class:`BulkEngine` turns an operation (:mod:`~hellotracks_async.operations`: create,
+edit, get, delete) and an (async) iterable of inputs into batch outcomes. Each batch
+asks the client's :class:`~hellotracks_async.gate.AdmissionGate` for a slot (the
+concurrency limit, adaptive or fixed, over every call on the client, and the keys in
+flight) and gives it back once its outcome is reported. Each batch goes through a
+:class:`~hellotracks_async.sender.BatchSender`; the engine never sees HTTP.
 
 Nothing read is ever abandoned. When the input iterable or the progress callback raises,
 or (with ``stop_on_invalid``) an input is invalid, the engine stops reading, lets the
@@ -186,7 +187,7 @@ def _server_unreachable(exc: BaseException) -> bool:
 
 
 class BulkEngine:
-    """The window of batches in flight over one sender; one per client.
+    """The batches in flight over one sender and its gate; one per client.
 
     ``stop_on_invalid``: an invalid input stops the call (the ``raise_on_error`` rule);
     otherwise it fails alone and the rest goes on.
@@ -222,9 +223,11 @@ class BulkEngine:
 
         Once sending cannot succeed, the batches not yet sent fail without being sent:
         with :class:`AuthenticationError` once the key is refused, with
-        :class:`TransportError` once ``unreachable_after`` requests in a row failed
+        :class:`NotSentError` once ``unreachable_after`` requests in a row failed
         (connection or server errors, after their retries) or ``deadline`` seconds
-        passed. If the run stops early, every input read is still yielded first; then
+        passed; at the deadline the attempts in flight are cancelled too (see
+        :meth:`BatchSender.send <hellotracks_async.sender.BatchSender.send>`). If the
+        run stops early, every input read is still yielded first; then
         :class:`Interrupted` is raised.
         """
         until = None if deadline is None else time.monotonic() + deadline

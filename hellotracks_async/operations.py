@@ -1,12 +1,15 @@
-"""The two bulk operations as pure steps: prepare a batch, then read its answer. No I/O.
+"""The bulk operations as pure steps: prepare a batch, then read its answer. No I/O.
 
 Internal module: not part of the public API (that is ``hellotracks_async``'s ``__all__``
 and the modules ``testing``, ``converter``, ``wire`` and ``errors``); import from there.
 
-:class:`CreateJobs` and :class:`EditJobs` turn a :class:`~hellotracks_async.batching.Batch`
-of inputs into a :class:`Prepared` request (validated, in wire format, the body encoded,
-idempotency keys assigned) and turn the server's answer, or the final exception, into a
-:class:`~hellotracks_async.results.BatchOutcome`. The client only moves bytes between them.
+:class:`CreateJobs`, :class:`EditJobs`, :class:`GetJobs` and :class:`DeleteJobs` turn a
+:class:`~hellotracks_async.batching.Batch` of inputs into a :class:`Prepared` request
+(validated, in wire format, the body encoded, idempotency keys assigned) and turn the
+server's answer, or the final exception, into a
+:class:`~hellotracks_async.results.BatchOutcome`; :func:`find_query` and
+:func:`found_jobs` are the one-request ``getjobs`` query by day. The client only moves
+bytes between them.
 
 Example::
 

@@ -115,8 +115,14 @@ class BatchSender:
         A refusal that blames the input (see :func:`blames_input`) splits the batch in
         two, and so on down to single jobs, so that only the jobs the server refuses
         fail. The extra requests grow with the number of bad jobs (about
-        ``2 log2(batch_size)`` each), never with the good ones. No attempt starts
-        after ``until`` (a ``time.monotonic()`` value), the call's deadline.
+        ``2 log2(batch_size)`` each), never with the good ones. A refused request one
+        of whose earlier attempts may have been applied is handed to the operation's
+        ``after_lost_answer`` (a delete reports its ids as ``maybe_deleted``).
+
+        ``until`` (a ``time.monotonic()`` value) is the call's hard deadline: no
+        attempt starts after it, and one still running then is cancelled, failing as
+        :class:`TransportError` (``maybe_sent``) if a request went out, else as
+        :class:`NotSentError`.
         """
         parts = [(prepared, False)]  # and whether an earlier attempt may have applied it
         done: list[BatchOutcome] = []

@@ -102,7 +102,7 @@ def simulate(
             at(now + rtt / 2, "answer", req)
         else:  # the answer reaches the client
             done += 1
-            limit.on_sample(  # the most in flight at its send or its answer, as the Pacer
+            limit.on_sample(  # the most in flight at its send or its answer, as the gate
                 rtt=now - sent_at.pop(req),
                 in_flight=max(in_flight_at_send.pop(req), in_flight),
                 overloaded=False,

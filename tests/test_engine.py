@@ -1,4 +1,4 @@
-"""hellotracks_async.engine (and window.py): batching, input order, the window, stops,
+"""hellotracks_async.engine (and the gate's slots): batching, input order, the window, stops,
 partial results, per-key order. Over the in-memory MockTransport: no sockets."""
 
 from __future__ import annotations
