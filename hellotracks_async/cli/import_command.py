@@ -211,8 +211,8 @@ def _finish(source: Path, importer: Importer, failures: FailuresWriter, journal:
     if stats.skipped == stats.rows:
         print(
             f"{source}: already imported: all {stats.rows:,} rows were confirmed by an "
-            f"earlier run ({journal.path}); nothing sent. --new-run imports it again as "
-            "new jobs."
+            f"earlier run ({journal.path}); nothing sent. --new-run "
+            + ("sends every row again." if importer.edit else "imports it again as new jobs.")
         )
         return 0
     return _summarise(source, stats, failures)
