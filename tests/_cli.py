@@ -46,15 +46,23 @@ def env_for(fake: FakeHellotracks | None, **extra: str) -> dict[str, str]:
     return env | extra
 
 
-async def cli(*args: str | Path, env: Mapping[str, str]) -> Run:
-    process = await asyncio.create_subprocess_exec(
+async def spawn(
+    *args: str | Path, env: Mapping[str, str], quiet: bool = False
+) -> asyncio.subprocess.Process:
+    """The console script with ``args``, its output piped (``quiet``: discarded)."""
+    output = asyncio.subprocess.DEVNULL if quiet else asyncio.subprocess.PIPE
+    return await asyncio.create_subprocess_exec(
         SCRIPT,
         *map(str, args),
         stdin=asyncio.subprocess.DEVNULL,  # no terminal: what CI has, whatever runs pytest
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        stdout=output,
+        stderr=output,
         env=dict(env),
     )
+
+
+async def cli(*args: str | Path, env: Mapping[str, str]) -> Run:
+    process = await spawn(*args, env=env)
     # A safety net against a hung child, not a timing assertion.
     out, err = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode is not None

@@ -18,7 +18,7 @@ import pytest
 from hellotracks_async.cli.journal import JobIds, Journal
 from hellotracks_async.testing import FakeHellotracks
 
-from ._cli import SCRIPT, cli, env_for, write_csv
+from ._cli import cli, env_for, spawn, write_csv
 
 _DAY = "20261123"
 
@@ -38,24 +38,15 @@ async def _seed(fake: FakeHellotracks, env: dict[str, str], tmp_path: Path) -> s
     return {job["id"] for job in fake.jobs()}
 
 
-async def _import_killed_midway(source: Path, fake: FakeHellotracks, env: dict[str, str]) -> None:
-    process = await asyncio.create_subprocess_exec(
-        SCRIPT,
-        "import",
-        str(source),
-        "--no-progress",
-        "--batch-size",
-        "200",
-        "--concurrency",
-        "4",
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-        env=env,
-    )
-    start = fake.requests["createjobs"]
-    while fake.requests["createjobs"] < start + 40:  # of about 100
-        assert process.returncode is None, "the import ended before the kill point"
+async def _killed_midway(
+    fake: FakeHellotracks, endpoint: str, requests: int, *args: str | Path, env: dict[str, str]
+) -> None:
+    """Run the console script with ``args``; kill -9 it once the fake has seen
+    ``requests`` more ``endpoint`` requests."""
+    process = await spawn(*args, env=env, quiet=True)
+    start = fake.requests[endpoint]
+    while fake.requests[endpoint] < start + requests:
+        assert process.returncode is None, "the command ended before the kill point"
         await asyncio.sleep(0.002)
     process.kill()
     assert await process.wait() == -signal.SIGKILL
@@ -81,7 +72,8 @@ async def test_the_whole_life_import_killed_verify_undo_import_again(tmp_path: P
         env = env_for(fake)
         before = await _seed(fake, env, tmp_path)
 
-        await _import_killed_midway(source, fake, env)
+        flags = ("--no-progress", "--batch-size", "200", "--concurrency", "4")
+        await _killed_midway(fake, "createjobs", 40, "import", source, *flags, env=env)  # of 100
         half = _summary((await cli("verify", source, "--json", "--no-progress", env=env)).out)
         assert half["unconfirmed"] > 0  # a half-done import says so
         assert not half["ok"]
@@ -150,22 +142,7 @@ async def test_an_undo_killed_midway_finishes_when_run_again(tmp_path: Path) -> 
         before = await _seed(fake, env, tmp_path)
         flags = ("--batch-size", "50", "--concurrency", "2")
         assert (await cli("import", source, "--no-progress", *flags, env=env)).code == 0
-        process = await asyncio.create_subprocess_exec(
-            SCRIPT,
-            "undo",
-            str(source),
-            "--yes",
-            *flags,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            env=env,
-        )
-        while fake.requests["deletejobs"] < 30:  # of 100
-            assert process.returncode is None, "the undo ended before the kill point"
-            await asyncio.sleep(0.002)
-        process.kill()
-        await process.wait()
+        await _killed_midway(fake, "deletejobs", 30, "undo", source, "--yes", *flags, env=env)
         await fake.settle()
         assert before < {job["id"] for job in fake.jobs()}  # some left to delete
 
