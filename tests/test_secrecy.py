@@ -10,13 +10,14 @@ import asyncio
 import logging
 import socket
 from collections.abc import AsyncIterator, Iterator
+from datetime import date
 
 import aiohttp
 import pytest
 from aiohttp import web
 from aioresponses import aioresponses
 
-from hellotracks_async import BulkError, HellotracksClient, Job, RetryPolicy
+from hellotracks_async import BulkError, HellotracksClient, Job, RetryPolicy, ServerError
 
 from ._helpers import CREATE, KEY, local_server, quick_client
 
@@ -94,4 +95,29 @@ async def test_key_never_in_logs_or_errors(
     texts += [record.getMessage() for record in caplog.records]
     texts += [caplog.text]
     assert len(caplog.records) >= 3
+    assert all(KEY not in text for text in texts)
+
+
+async def _echo_key_as_an_error(request: web.Request) -> web.Response:
+    """A 500 whose body echoes the request headers, the key among them."""
+    return web.json_response({"status": 1, "headers": dict(request.headers)}, status=500)
+
+
+async def test_an_echoed_key_never_shows_on_reads_and_deletes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    app = web.Application()
+    app.router.add_post("/api/{endpoint}", _echo_key_as_an_error)
+    retry = RetryPolicy(max_retries=1, backoff=0)
+    texts: list[str] = []
+    async with local_server(app) as url, HellotracksClient(KEY, base_url=url, retry=retry) as c:
+        for call in (c.get_jobs, c.delete_jobs):
+            result = await call(["a", "b"], raise_on_error=False)
+            texts += [repr(result), *(str(f.exception) for f in result.failures)]
+        with pytest.raises(ServerError) as caught:
+            await c.find_jobs(day=date(2026, 11, 23))
+        texts += [*(repr(exc) for exc in _chain(caught.value)), str(caught.value)]
+    assert "***" in str(caught.value)  # the excerpt is there, redacted
+    texts += [record.getMessage() for record in caplog.records] + [caplog.text]
     assert all(KEY not in text for text in texts)
