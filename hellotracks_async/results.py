@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
@@ -57,37 +58,51 @@ class JobList(Sequence[Job]):
         (datetime.date(2026, 11, 23), 2, True)
     """
 
-    __slots__ = ("_items", "_jobs")
+    __slots__ = ("_chunks", "_jobs", "_len")
 
     def __init__(self, items: Iterable[Job | Mapping[str, Any]] = ()) -> None:
-        self._items: list[Job | Mapping[str, Any]] | None = list(items)
+        chunk = list(items)
+        self._chunks: list[Sequence[Job | Mapping[str, Any]]] | None = [chunk]
+        self._len = len(chunk)
         self._jobs: tuple[Job, ...] | None = None
+
+    @classmethod
+    def _joined(cls, parts: Iterable[JobList]) -> JobList:
+        """The items of ``parts`` one after the other, without copying them: a result of
+        a hundred thousand jobs is assembled from a thousand batches' lists (touching
+        every item would cost a cache miss each)."""
+        joined = cls()
+        joined._chunks = [chunk for part in parts for chunk in part._parts()]
+        joined._len = sum(map(len, joined._chunks))
+        return joined
+
+    def _parts(self) -> list[Sequence[Job | Mapping[str, Any]]]:
+        return [self._jobs] if self._chunks is None else self._chunks  # type: ignore[list-item]
+
+    def _raw(self) -> list[Job | Mapping[str, Any]]:
+        """The items as kept (dicts not yet structured), in one list."""
+        return list(itertools.chain.from_iterable(self._parts()))
 
     @property
     def ids(self) -> tuple[str | None, ...]:
         """Each job's id, without structuring the jobs."""
-        if self._items is None:
-            return tuple(job.id for job in self._structured())
         return tuple(
-            item.id if isinstance(item, Job) else _id_of(item) for item in self._items
+            item.id if isinstance(item, Job) else _id_of(item)
+            for item in itertools.chain.from_iterable(self._parts())
         )
 
     def _structured(self) -> tuple[Job, ...]:
         if self._jobs is None:
             structure = converter.get_structure_hook(Job)
-            items = self._items or []
+            items = itertools.chain.from_iterable(self._chunks or ())
             self._jobs = tuple(
                 [item if isinstance(item, Job) else structure(item, Job) for item in items]
             )
-            self._items = None
+            self._chunks = None
         return self._jobs
 
-    def _raw(self) -> list[Job | Mapping[str, Any]]:
-        """The items as kept (dicts not yet structured), for assembling a result."""
-        return list(self._structured()) if self._items is None else self._items
-
     def __len__(self) -> int:
-        return len(self._structured()) if self._items is None else len(self._items)
+        return self._len
 
     @overload
     def __getitem__(self, index: int) -> Job: ...
@@ -152,7 +167,8 @@ class BatchFailure:
 class BatchOutcome:
     """The outcome of one batch, as :meth:`HellotracksClient.stream_create_jobs` yields it.
 
-    ``jobs[i]`` is the server's job for input ``indices[i]``; ``failures`` lists the inputs
+    ``jobs[i]`` is the server's job for input ``indices[i]`` (ascending: a batch's inputs
+    keep their order, halves and parts included); ``failures`` lists the inputs
     of this batch that failed (usually none, or the whole batch). ``requests`` counts the
     HTTP attempts made, ``retries`` the ones after the first.
 
@@ -316,19 +332,24 @@ class ResultAssembler:
 
     def result(self, elapsed: float) -> BulkResult:
         """The assembled result, jobs and failures in input order."""
-        jobs: list[Job | Mapping[str, Any]] = []
+        outcomes = sorted(self._outcomes, key=_first_index)
         indices: list[int] = []
         failures: list[BatchFailure] = []
         maybe_deleted: list[BatchFailure] = []
-        for outcome in sorted(self._outcomes, key=_first_index):
+        ascending, last = True, -1
+        for outcome in outcomes:
+            if outcome.indices:  # each outcome's own are ascending: compare where they meet
+                ascending = ascending and last < outcome.indices[0]
+                last = outcome.indices[-1]
             indices.extend(outcome.indices)
-            jobs.extend(outcome.jobs._raw())  # not structured here: see JobList
             failures.extend(outcome.failures)
             maybe_deleted.extend(outcome.maybe_deleted)
-        if indices != sorted(indices):  # a batch split in parts (a sorted list sorts in C, fast)
+        jobs = JobList._joined(outcome.jobs for outcome in outcomes)  # not copied
+        if not ascending:  # batches split in parts whose indices interleave
             order = sorted(range(len(indices)), key=indices.__getitem__)
+            raw = jobs._raw()
             indices = [indices[i] for i in order]
-            jobs = [jobs[i] for i in order]
+            jobs = JobList([raw[i] for i in order])
         failures.sort(key=_first_of)
         maybe_deleted.sort(key=_first_of)
         tally = self._tally

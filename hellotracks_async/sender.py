@@ -147,7 +147,7 @@ class BatchSender:
             return done[0]
         return BatchOutcome(
             indices=tuple(i for outcome in done for i in outcome.indices),
-            jobs=JobList([job for outcome in done for job in outcome.jobs._raw()]),
+            jobs=JobList._joined(outcome.jobs for outcome in done),
             failures=tuple(f for outcome in done for f in outcome.failures),
             requests=requests,
             retries=retries,

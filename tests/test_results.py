@@ -77,3 +77,12 @@ def test_the_assembled_result_keeps_answers_unstructured_in_input_order() -> Non
     result = assembler.result(elapsed=0.0)
     assert result.jobs.ids == ("a", "b", "c", "d")
     assert [job.id for job in result.jobs] == ["a", "b", "c", "d"]
+
+
+def test_outcomes_whose_indices_interleave_are_put_in_input_order() -> None:
+    assembler = ResultAssembler()
+    assembler.add(BatchOutcome(indices=(0, 2), jobs=JobList([{"id": "a"}, {"id": "c"}])))
+    assembler.add(BatchOutcome(indices=(1, 3), jobs=JobList([{"id": "b"}, {"id": "d"}])))
+    result = assembler.result(elapsed=0.0)
+    assert result.indices == (0, 1, 2, 3)
+    assert result.jobs.ids == ("a", "b", "c", "d")
