@@ -327,3 +327,31 @@ async def test_serve_takes_capacity_settings(capsys):
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_http_a_delete_costs_its_ids_and_is_counted(session):
+    async with FakeHellotracks() as fake:
+        ids = [job["id"] for job in (await post(session, fake, jobs=20))[2]["jobs"]]
+        fake.capacity = Capacity(workers=1, per_job=0.01)
+        body = {"data": {"jobs": ids}}
+        started = time.monotonic()
+        async with session.post(
+            fake.base_url + "deletejobs", json=body, headers={"API-Key": FAKE_KEY}
+        ) as response:
+            assert await response.json() == {"status": 0}
+        assert time.monotonic() - started >= 0.19  # 20 ids x 10 ms (one-sided)
+        assert fake.stats == CapacityStats(received=1, served=1)
+        assert fake.jobs() == []
+
+
+async def test_http_a_read_by_ids_costs_its_ids(session):
+    async with FakeHellotracks() as fake:
+        ids = [job["id"] for job in (await post(session, fake, jobs=20))[2]["jobs"]]
+        fake.capacity = Capacity(workers=1, per_job=0.01)
+        for data, jobs in (({"ids": ids}, 20), ({"id": ids[0]}, 1)):
+            started = time.monotonic()
+            async with session.post(
+                fake.base_url + "getjobs", json={"data": data}, headers={"API-Key": FAKE_KEY}
+            ) as response:
+                assert len((await response.json())["jobs"]) == jobs
+            assert time.monotonic() - started >= jobs * 0.01 - 0.001  # one-sided

@@ -203,3 +203,55 @@ async def test_faults_can_be_switched_and_restarted(session):
         fake.faults = None
         await fake_edit(session, fake, {job["id"]: {"priority": 1}})
         assert fake.injected == {"503": 1}
+
+
+# -- faults on getjobs and deletejobs --------------------------------------------------
+
+
+async def test_a_delete_committed_then_dropped_is_applied(session):
+    async with FakeHellotracks() as fake:
+        a, b = await fake_create(session, fake, {"uidSecondary": "A"}, {})
+        fake.faults = Faults(rate=1.0, kinds=("commit_then_drop",), seed=1)
+        with pytest.raises((aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)):
+            await fake_call(session, fake, "deletejobs", {"jobs": [a["id"]]})
+        assert fake.injected == {"commit_then_drop": 1}
+        assert [job["id"] for job in fake.jobs()] == [b["id"]]
+        fake.faults = None
+        # the retry a client makes after the lost answer: the id is gone, so it is refused
+        _, body = await fake_call(session, fake, "deletejobs", {"jobs": [a["id"]]})
+        assert body["status"] == 4
+        [again] = await fake_create(session, fake, {"uidSecondary": "A"})
+        assert again["id"] != a["id"]
+
+
+@pytest.mark.parametrize("kind", ["429", "500", "502", "503", "reset"])
+async def test_a_faulty_delete_deletes_nothing(session, kind):
+    async with FakeHellotracks() as fake:
+        [job] = await fake_create(session, fake, {})
+        fake.faults = Faults(rate=1.0, kinds=(kind,), seed=1)
+        if kind == "reset":
+            with pytest.raises((aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)):
+                await fake_call(session, fake, "deletejobs", {"jobs": [job["id"]]})
+        else:
+            async with session.post(
+                fake.base_url + "deletejobs",
+                json={"data": {"jobs": [job["id"]]}},
+                headers={"API-Key": FAKE_KEY},
+            ) as response:
+                assert response.status == int(kind)
+        assert fake.injected == {kind: 1}
+        assert fake.jobs() == [job]
+
+
+async def test_a_slow_delete_is_applied_after_its_delay(session):
+    async with FakeHellotracks() as fake:
+        [job] = await fake_create(session, fake, {})
+        fake.faults = Faults(rate=1.0, kinds=("slow",), seed=1, slow_seconds=0.5)
+        request = asyncio.create_task(fake_call(session, fake, "deletejobs", {"jobs": [job["id"]]}))
+        await until(lambda: fake.injected == {"slow": 1})
+        assert fake.jobs() == [job]  # still sleeping (checked at once; it sleeps 0.5 s)
+        request.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await request
+        await fake.settle()
+        assert fake.jobs() == []  # applied although the client gave up

@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from hellotracks_async.testing import Capacity, FakeHellotracks, Faults
+from hellotracks_async.testing import FakeHellotracks
 
 from ._helpers import FAKE_KEY, fake_call, fake_create, fake_edit, serve_until_banner
 
@@ -291,6 +291,99 @@ async def test_getjobs_filters_by_day_worker_and_ids(fake, session):
     assert (status, body["status"]) == (200, 3)
 
 
+_DONE = 1_700_000_000_000
+
+
+async def _ids(
+    session: aiohttp.ClientSession, fake: FakeHellotracks, data: dict[str, Any]
+) -> list[str]:
+    """The ids getjobs answers ``data`` with, in order (the answer must be a success)."""
+    status, body = await fake_call(session, fake, "getjobs", data)
+    assert (status, body["status"]) == (200, 0), body
+    assert set(body) == {"status", "jobs"}
+    return [job["id"] for job in body["jobs"]]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({}, [0, 1, 2, 3]),
+        ({"worker": "*"}, [0, 1, 2, 3]),
+        ({"day": 20261123}, [0, 1, 3]),
+        ({"day": 0}, []),
+        ({"worker": "a@x.com"}, [0, 2]),
+        ({"worker": "nobody@x.com"}, []),
+        ({"team": 2}, [1]),
+        ({"team": 9}, []),
+        ({"orderId": 7}, [0]),
+        ({"orderIds": [8, 7, 99]}, [0, 1]),
+        ({"progressActive": 1}, [0, 1]),
+        ({"progressActive": True, "worker": "a@x.com"}, [0]),
+        ({"progressSuccess": 1}, [2]),
+        ({"progressSuccess": 0, "progressActive": 0}, [0, 1, 2, 3]),
+        ({"day": 20261123, "worker": "*", "team": 1, "progressActive": 1}, [0]),
+    ],
+)
+async def test_getjobs_answers_the_jobs_matching_each_parameter(fake, session, query, expected):
+    created = await fake_create(
+        session,
+        fake,
+        {"day": 20261123, "worker": "a@x.com", "teamId": 1, "orderId": 7},
+        {"day": 20261123, "worker": "b@x.com", "teamId": 2, "orderId": 8},
+        {"day": 20261124, "worker": "a@x.com", "tsDoneSuccess": _DONE},
+        {"day": 20261123, "tsDoneFailed": _DONE},
+    )
+    await fake_create(session, fake, {"day": 20261123, "teamId": 1}, isTemplate=True)
+    assert await _ids(session, fake, query) == [created[i]["id"] for i in expected]
+
+
+async def test_getjobs_by_id_ids_and_tpl_ids(fake, session):
+    a, b = await fake_create(session, fake, {}, {})
+    [template] = await fake_create(session, fake, {}, isTemplate=True)
+    tpl = f"tpl-{template['id']}"
+    assert await _ids(session, fake, {"id": b["id"]}) == [b["id"]]
+    assert await _ids(session, fake, {"id": "65f0ffffffffffffffffffff"}) == []
+    assert await _ids(session, fake, {"ids": ["nope", tpl, a["id"]]}) == [template["id"], a["id"]]
+    assert await _ids(session, fake, {"id": a["id"], "ids": [b["id"]]}) == [a["id"], b["id"]]
+    assert await _ids(session, fake, {"ids": [template["id"], f"tpl-{a['id']}"]}) == []
+    assert await _ids(session, fake, {"ids": []}) == []
+
+
+async def test_getjobs_follows_progress_set_by_editjobs(fake, session):
+    a, b, c = await fake_create(session, fake, {}, {}, {})
+    await fake_edit(
+        session, fake, {a["id"]: {"tsDoneSuccess": _DONE}, b["id"]: {"tsDoneFailed": _DONE}}
+    )
+    assert await _ids(session, fake, {"progressActive": 1}) == [c["id"]]
+    assert await _ids(session, fake, {"progressSuccess": 1}) == [a["id"]]
+    await fake_edit(session, fake, {a["id"]: {"tsDoneSuccess": 0}})  # 0 means not set
+    assert await _ids(session, fake, {"progressActive": 1}) == [a["id"], c["id"]]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"day": "20261123"},
+        {"day": True},
+        {"worker": ["a@x.com"]},
+        {"team": "1"},
+        {"orderId": 7.5},
+        {"orderIds": ["7"]},
+        {"progressActive": "1"},
+        {"progressSuccess": 2},
+        {"id": 1},
+        {"ids": "65f000000000000000000001"},
+    ],
+)
+async def test_getjobs_refuses_a_parameter_of_the_wrong_type(fake, session, query):
+    await fake_create(session, fake, {"day": 20261123})
+    status, body = await fake_call(session, fake, "getjobs", query)
+    assert status == 200
+    assert body["status"] == 3
+    assert next(iter(query)) in body["message"]
+    assert "jobs" not in body
+
+
 # -- envelope, auth, companies -------------------------------------------------------
 
 
@@ -411,7 +504,7 @@ async def test_serve_prints_url_and_key_and_runs_until_cancelled(capsys):
         await task
 
 
-# -- deletejobs over HTTP ------------------------------------------------------------------
+# -- deletejobs ----------------------------------------------------------------------
 
 
 async def test_deletejobs_answers_status_zero_alone(fake, session):
@@ -419,27 +512,82 @@ async def test_deletejobs_answers_status_zero_alone(fake, session):
     status, body = await fake_call(session, fake, "deletejobs", {"jobs": [created[0]["id"]]})
     assert (status, body) == (200, {"status": 0})
     assert [job["id"] for job in fake.jobs()] == [created[1]["id"]]
+    assert await _ids(session, fake, {"ids": [created[0]["id"]]}) == []
     status, body = await fake_call(session, fake, "deletejobs", {"jobs": [created[0]["id"]]})
     assert (status, body["status"]) == (200, 4)  # already gone: refused, as the fake reads it
 
 
-async def test_a_delete_committed_then_dropped_is_applied(session):
-    faults = Faults(rate=1.0, kinds=("commit_then_drop",), seed=1)
-    async with FakeHellotracks() as fake:
-        created = await fake_create(session, fake, {}, {})
-        fake.faults = faults
-        with pytest.raises(aiohttp.ClientError):
-            await fake_call(session, fake, "deletejobs", {"jobs": [created[0]["id"]]})
-        await fake.settle()
-        assert [job["id"] for job in fake.jobs()] == [created[1]["id"]]
+async def test_deletejobs_with_an_empty_list_is_fine(fake, session):
+    await fake_create(session, fake, {})
+    assert await fake_call(session, fake, "deletejobs", {"jobs": []}) == (200, {"status": 0})
+    assert len(fake.jobs()) == 1
 
 
-async def test_the_capacity_model_counts_ids_of_deletes_and_reads(session):
-    async with FakeHellotracks(capacity=Capacity(workers=1, per_job=0.01)) as fake:
-        created = await fake_create(session, fake, *({} for _ in range(20)))
-        ids = [job["id"] for job in created]
-        started = asyncio.get_running_loop().time()
-        await fake_call(session, fake, "getjobs", {"ids": ids})
-        await fake_call(session, fake, "deletejobs", {"jobs": ids})
-        elapsed = asyncio.get_running_loop().time() - started
-    assert elapsed >= 2 * 20 * 0.01  # 20 ids each, 10 ms per id
+async def test_deletejobs_refuses_the_whole_request_on_one_unknown_id(fake, session):
+    a, b, c = await fake_create(session, fake, {}, {}, {})
+    ids = [a["id"], "65f0ffffffffffffffffffff", c["id"], "nope"]
+    status, body = await fake_call(session, fake, "deletejobs", {"jobs": ids})
+    assert (status, body) == (
+        200,
+        {"status": 4, "message": "2 unknown job id(s), e.g. '65f0ffffffffffffffffffff'"},
+    )
+    assert [job["id"] for job in fake.jobs()] == [a["id"], b["id"], c["id"]]  # none deleted
+
+
+async def test_deletejobs_never_echoes_a_large_id(fake, session):
+    huge = "x" * 100_000
+    status, body = await fake_call(session, fake, "deletejobs", {"jobs": [huge]})
+    assert (status, body["status"]) == (200, 4)
+    assert len(body["message"]) < 100
+
+
+@pytest.mark.parametrize(
+    "jobs", [None, "65f000000000000000000001", {"65f000000000000000000001": {}}, [1], [None]]
+)
+async def test_deletejobs_refuses_a_request_that_is_not_a_list_of_ids(fake, session, jobs):
+    [job] = await fake_create(session, fake, {})
+    ids = [job["id"], *jobs] if isinstance(jobs, list) else jobs
+    status, body = await fake_call(session, fake, "deletejobs", {"jobs": ids})
+    assert (status, body["status"]) == (200, 3)
+    assert "jobs" not in body
+    assert fake.jobs() == [job]
+
+
+async def test_deletejobs_deletes_templates_by_tpl_ids_only(fake, session):
+    [job] = await fake_create(session, fake, {})
+    [template] = await fake_create(session, fake, {}, isTemplate=True)
+    for wrong in (template["id"], f"tpl-{job['id']}"):  # a bare template id, a job as tpl-
+        _, body = await fake_call(session, fake, "deletejobs", {"jobs": [wrong]})
+        assert body["status"] == 4
+    assert (fake.jobs(), fake.templates()) == ([job], [template])
+    tpl = f"tpl-{template['id']}"
+    assert await fake_call(session, fake, "deletejobs", {"jobs": [tpl, job["id"]]}) == (
+        200,
+        {"status": 0},
+    )
+    assert (fake.jobs(), fake.templates()) == ([], [])
+
+
+async def test_create_after_delete_makes_a_new_job(fake, session):
+    [job] = await fake_create(session, fake, {"uidSecondary": "K", "priority": 1})
+    [template] = await fake_create(session, fake, {"uidSecondary": "K"}, isTemplate=True)
+    await fake_call(session, fake, "deletejobs", {"jobs": [job["id"], f"tpl-{template['id']}"]})
+    [again] = await fake_create(session, fake, {"uidSecondary": "K"})
+    [tpl_again] = await fake_create(session, fake, {"uidSecondary": "K"}, isTemplate=True)
+    assert again["id"] != job["id"]
+    assert tpl_again["id"] != template["id"]
+    assert again["priority"] == 5  # not the deleted job's fields
+    assert [stored["id"] for stored in fake.jobs()] == [again["id"]]
+    [upserted] = await fake_create(session, fake, {"uidSecondary": "K", "priority": 2})
+    assert upserted["id"] == again["id"]  # the new job is upserted as usual
+
+
+async def test_deletejobs_sees_only_the_keys_company(session):
+    async with FakeHellotracks(api_keys={"k-acme": "acme", "k-globex": "globex"}) as fake:
+        _, body = await fake_call(session, fake, "createjobs", {"jobs": [{}]}, key="k-acme")
+        [acme_job] = body["jobs"]
+        _, body = await fake_call(
+            session, fake, "deletejobs", {"jobs": [acme_job["id"]]}, key="k-globex"
+        )
+        assert body["status"] == 4
+        assert fake.jobs(company="acme") == [acme_job]

@@ -73,10 +73,11 @@ def _stored(store: JobStore) -> list[dict[str, Any]]:
         "acme",
         {
             "jobs": [
-                {"day": 20261123, "worker": "a@x.com", "team": 1, "orderId": 7},
-                {"day": 20261123, "worker": "b@x.com", "team": 2, "orderId": 8},
+                {"day": 20261123, "worker": "a@x.com", "teamId": 1, "orderId": 7},
+                {"day": 20261123, "worker": "b@x.com", "teamId": 2, "orderId": 8},
                 {"day": 20261124, "worker": "a@x.com", "tsDoneSuccess": 1_700_000_000_000},
-                {"day": 20261123, "tsDoneFailed": 1_700_000_000_000},
+                # "team" is no documented job field: the team filter reads teamId
+                {"day": 20261123, "tsDoneFailed": 1_700_000_000_000, "team": 2},
             ]
         },
     )
@@ -91,6 +92,8 @@ def _stored(store: JobStore) -> list[dict[str, Any]]:
         ({"team": 2}, [1]),
         ({"orderId": 7}, [0]),
         ({"orderIds": [7, 8, 9]}, [0, 1]),
+        ({"orderId": 8, "orderIds": [7]}, [0, 1]),
+        ({"orderIds": []}, []),
         ({"progressActive": 1}, [0, 1]),
         ({"progressSuccess": 1}, [2]),
         ({"progressSuccess": 0}, [0, 1, 2, 3]),
@@ -110,15 +113,32 @@ def test_getjobs_by_id_and_ids_skips_unknown_ones() -> None:
     jobs = _stored(store)
     assert store.get("acme", {"id": jobs[1]["id"]}) == [jobs[1]]
     assert store.get("acme", {"ids": ["nope", jobs[3]["id"], jobs[0]["id"]]}) == [jobs[3], jobs[0]]
+    both = {"id": jobs[2]["id"], "ids": [jobs[1]["id"]]}
+    assert store.get("acme", both) == [jobs[2], jobs[1]]
+    assert store.get("acme", {"ids": [jobs[1]["id"]], "day": 20261124}) == []  # and, not or
 
 
 @pytest.mark.parametrize(
     "query",
-    [{"team": "1"}, {"orderId": "7"}, {"orderIds": [1, "2"]}, {"progressActive": 2}, {"id": 5}],
+    [
+        {"team": "1"},
+        {"team": True},
+        {"day": "20261123"},
+        {"worker": 5},
+        {"orderId": "7"},
+        {"orderIds": [1, "2"]},
+        {"orderIds": 7},
+        {"progressActive": 2},
+        {"progressSuccess": "1"},
+        {"id": 5},
+        {"ids": "x"},
+        {"id": "x", "ids": [5]},
+    ],
 )
 def test_getjobs_refuses_a_parameter_of_the_wrong_type(query: dict[str, Any]) -> None:
-    with pytest.raises(RequestRefused):
+    with pytest.raises(RequestRefused) as refused:
         JobStore().get("acme", query)
+    assert refused.value.status == 3
 
 
 def test_deletejobs_deletes_jobs_and_templates_and_forgets_their_keys() -> None:

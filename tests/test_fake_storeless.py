@@ -95,3 +95,13 @@ async def test_storeless_commit_then_drop_and_latency(session):
         [job] = await fake_create(session, storeless, {})
         assert job["number"] == 2  # the dropped answer's job was created all the same
         assert storeless.injected == {"commit_then_drop": 1}
+
+
+async def test_storeless_refuses_deletes_of_created_ids(storeless, session):
+    [job] = await fake_create(session, storeless, {})
+    status, body = await fake_call(session, storeless, "deletejobs", {"jobs": [job["id"]]})
+    assert (status, body["status"]) == (200, 4)  # it cannot know the id: unknown, as edits
+    assert "1 unknown job id(s)" in body["message"]
+    assert await fake_call(session, storeless, "deletejobs", {"jobs": []}) == (200, {"status": 0})
+    status, body = await fake_call(session, storeless, "deletejobs", {"jobs": "x"})
+    assert (status, body["status"]) == (200, 3)

@@ -126,33 +126,40 @@ def parse(raw: bytes) -> Wire | web.Response:
 
 
 def job_count(parsed: Wire | web.Response) -> int:
-    """How many jobs (updates, ids to delete or to read) a parsed request carries; 0 for
-    a bad body or a query by day.
+    """How many jobs a parsed request carries: its ``jobs`` (a createjobs list, an
+    editjobs object, a deletejobs list of ids), else the ids a getjobs request names
+    (``ids`` and ``id``); 0 for a bad body or a getjobs query by day.
 
     Example::
 
         >>> job_count({"jobs": [{}, {}]}), job_count({"jobs": {"a": {}}}), job_count({})
         (2, 1, 0)
-        >>> job_count({"ids": ["a", "b", "c"]})
-        3
+        >>> job_count({"jobs": ["a", "tpl-b"]}), job_count({"ids": ["a", "b"], "id": "c"})
+        (2, 3)
     """
     if type(parsed) is not dict:
         return 0
-    jobs = parsed.get("jobs", parsed.get("ids"))
-    return len(jobs) if type(jobs) is list or type(jobs) is dict else 0
+    jobs = parsed.get("jobs")
+    if type(jobs) is list or type(jobs) is dict:
+        return len(jobs)
+    ids = parsed.get("ids")
+    return (len(ids) if type(ids) is list else 0) + ("id" in parsed)
 
 
 def apply(
     operation: Operation, company: str, raw: bytes, parsed: Wire | web.Response | None = None
 ) -> web.Response:
     """Parse the body (unless ``parsed`` is given) and run one operation on the store;
-    the whole request or nothing.
+    the whole request or nothing. The answer is ``{"status": 0, "jobs": [...]}``, or
+    ``{"status": 0}`` alone for an operation that returns ``None`` (deletejobs).
 
     Example::
 
         >>> echo = lambda company, data, custom: data["jobs"]
         >>> apply(echo, "acme", b'{"data": {"jobs": []}}').body
         b'{"status":0,"jobs":[]}'
+        >>> apply(lambda company, data, custom: None, "acme", b'{"data": {}}').body
+        b'{"status":0}'
     """
     if parsed is None:
         parsed = parse(raw)

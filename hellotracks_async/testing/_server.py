@@ -20,6 +20,22 @@ Example:
     >>> asyncio.run(main())
     (0, 5, 1)
 
+Reading back and deleting:
+
+    >>> async def read_and_delete():
+    ...     async with FakeHellotracks() as fake, aiohttp.ClientSession() as session:
+    ...         async def call(endpoint, data):
+    ...             async with session.post(fake.base_url + endpoint, json={"data": data},
+    ...                                     headers={"API-Key": fake.api_key}) as response:
+    ...                 return await response.json()
+    ...         [job] = (await call("createjobs", {"jobs": [{"day": 20261123}]}))["jobs"]
+    ...         found = await call("getjobs", {"day": 20261123, "worker": "*"})
+    ...         refused = await call("deletejobs", {"jobs": [job["id"], "nope"]})
+    ...         deleted = await call("deletejobs", {"jobs": [job["id"]]})
+    ...         return len(found["jobs"]), refused["status"], deleted, fake.jobs()
+    >>> asyncio.run(read_and_delete())
+    (1, 4, {'status': 0}, [])
+
 Store-less, for a load test:
 
     >>> async def load():
@@ -78,16 +94,27 @@ class FakeHellotracks(LoopbackSite):
     ``createjobs`` / ``editjobs`` / ``getjobs`` / ``deletejobs`` request by that many
     seconds; ``capacity`` models a server's round trip, workers, service times and rate
     limit (see :class:`Capacity`). ``port=0`` picks a free port. Serves those four
-    endpoints under :attr:`base_url` (``getjobs`` and ``deletejobs`` as the fake reads
-    the docs: see :meth:`JobStore.get <._store.JobStore.get>` and
-    :meth:`JobStore.delete <._store.JobStore.delete>`); anything else under ``/api/`` is a
-    JSON 404.
+    endpoints under :attr:`base_url`; anything else under ``/api/`` is a JSON 404.
+
+    ``getjobs`` and ``deletejobs`` follow the fake's reading of the docs (in full on
+    :meth:`JobStore.get <._store.JobStore.get>` and
+    :meth:`JobStore.delete <._store.JobStore.delete>`). ``getjobs`` answers
+    ``{"status": 0, "jobs": [...]}`` with the jobs matching every parameter given
+    (``id``/``ids``, ``day``, ``worker`` with ``"*"`` for all, ``team`` against the
+    job's ``teamId``, ``orderId``/``orderIds``, ``progressActive: 1`` for "not done",
+    ``progressSuccess: 1``); an unknown id is absent, ``tpl-<id>`` is a template, a
+    parameter of the wrong type is status 3. ``deletejobs`` (``{"jobs": [ids]}``)
+    answers ``{"status": 0}`` alone; the docs do not say what an unknown id does, so the
+    fake refuses the whole request (status 4, nothing deleted) if any id is unknown or
+    deleted already, and status 3 if ``jobs`` is not a list of strings. A deleted job's
+    ``uidSecondary`` is forgotten: creating with it again makes a new job.
 
     ``store_jobs=False`` keeps no job, for load tests and benchmarks: memory stays flat
     however many jobs are created. ``createjobs`` still validates each request and
     answers as it would have with no job stored (ids and numbers keep counting up), but
-    :meth:`jobs` stays empty and ``editjobs`` / ``getjobs`` see no job (an edit of a
-    created id is refused as unknown). Faults, latency and capacity work as usual.
+    :meth:`jobs` stays empty and ``editjobs`` / ``getjobs`` / ``deletejobs`` see no job:
+    an edit or a delete of a created id is refused as unknown (status 2 / 4), a read
+    finds nothing. Faults, latency and capacity work as usual.
 
     A request that arrived is applied even if the client leaves before the answer (as
     a real server would); :meth:`close` waits for such delayed requests. Inspect it
@@ -158,7 +185,7 @@ class FakeHellotracks(LoopbackSite):
 
     @property
     def latency(self) -> float:
-        """Seconds added to the handling of every request of the three endpoints.
+        """Seconds added to the handling of every request of the four endpoints.
 
         Example:
 

@@ -7,6 +7,10 @@ changes anything, so a refused request leaves no trace. Nothing here awaits, so 
 request is applied at once. :class:`~._storeless.StorelessJobStore` answers
 ``createjobs`` the same way but keeps no job.
 
+Where the docs are silent (getjobs' filters, unknown ids, deletejobs' refusals) the
+store follows "the fake's reading", written down on :meth:`JobStore.get` and
+:meth:`JobStore.delete`; each guess is marked there as one.
+
 Example::
 
     >>> store = JobStore()
@@ -15,6 +19,10 @@ Example::
     (1, 5, 2400, 24)
     >>> store.edit("acme", {"jobs": {job["id"]: {"priority": 9}}})[0]["priority"]
     9
+    >>> [found["id"] for found in store.get("acme", {"ids": [job["id"], "nope"]})] == [job["id"]]
+    True
+    >>> store.delete("acme", {"jobs": [job["id"]]}), store.get("acme", {"id": job["id"]})
+    (None, [])
 """
 
 from __future__ import annotations
@@ -196,7 +204,13 @@ def _lookup(owner: CompanyJobs, job_id: str) -> tuple[dict[str, Wire], str]:
 
 
 def _flag(data: Wire, name: str) -> bool:
-    """Whether the optional ``name`` filter is on (``1`` or ``true``); 0/absent: off."""
+    """Whether the optional ``name`` filter is on (``1`` or ``true``); 0/absent: off.
+
+    Example::
+
+        >>> _flag({"progressActive": 1}, "progressActive"), _flag({}, "progressActive")
+        (True, False)
+    """
     value = data.get(name)
     if value is None or value == 0:
         return False
@@ -206,35 +220,71 @@ def _flag(data: Wire, name: str) -> bool:
 
 
 def _order_ids(data: Wire) -> set[int] | None:
-    """The ``orderId`` / ``orderIds`` filter as a set, or None without one."""
+    """The ``orderId`` / ``orderIds`` filter as one set (both given: either matches), or
+    None without one.
+
+    Example::
+
+        >>> sorted(_order_ids({"orderId": 7, "orderIds": [8, 9]})), _order_ids({})
+        ([7, 8, 9], None)
+    """
+    if "orderId" not in data and "orderIds" not in data:
+        return None
+    wanted: set[int] = set()
     if "orderIds" in data:
-        wanted = data["orderIds"]
-        if not (type(wanted) is list and all(type(o) is int for o in wanted)):
+        orders = data["orderIds"]
+        if not (type(orders) is list and all(type(o) is int for o in orders)):
             raise RequestRefused(3, "orderIds must be a list of numbers")
-        return set(wanted)
+        wanted.update(orders)
     if "orderId" in data:
         if type(data["orderId"]) is not int:
             raise RequestRefused(3, f"orderId must be a number, got {excerpt(data['orderId'])}")
-        return {data["orderId"]}
-    return None
+        wanted.add(data["orderId"])
+    return wanted
+
+
+def _job_ids(data: Wire) -> list[str] | None:
+    """The ids of a getjobs request: ``id`` then ``ids`` (both may be given), or None.
+
+    Example::
+
+        >>> _job_ids({"id": "a", "ids": ["b"]}), _job_ids({"day": 20261123})
+        (['a', 'b'], None)
+    """
+    if "id" not in data and "ids" not in data:
+        return None
+    ids: list[str] = []
+    if "id" in data:
+        if type(data["id"]) is not str:
+            raise RequestRefused(3, f"id must be a job id string, got {excerpt(data['id'])}")
+        ids.append(data["id"])
+    if "ids" in data:
+        more = data["ids"]
+        if not (type(more) is list and all(type(i) is str for i in more)):
+            raise RequestRefused(3, "ids must be a list of job id strings")
+        ids.extend(more)
+    return ids
+
+
+def _typed(data: Wire, name: str, kind: type, what: str) -> object:
+    """The optional parameter ``name``, refused unless absent, null or of type ``kind``
+    (exactly: ``true`` is no number on the wire)."""
+    value = data.get(name)
+    if value is not None and type(value) is not kind:
+        raise RequestRefused(3, f"{name} must be {what}, got {excerpt(value)}")
+    return value
 
 
 def _select(owner: CompanyJobs, data: Wire) -> list[Wire]:
     """The jobs a getjobs request asks for (see :meth:`JobStore.get`)."""
-    day, worker, team = data.get("day"), data.get("worker"), data.get("team")
-    ids = [data["id"]] if "id" in data else data.get("ids")
-    if day is not None and type(day) is not int:  # bool is not an int on the wire
-        raise RequestRefused(3, f"day must be a YYYYMMDD integer, got {excerpt(day)}")
-    if worker is not None and type(worker) is not str:
-        raise RequestRefused(3, f"worker must be a string, got {excerpt(worker)}")
-    if team is not None and type(team) is not int:
-        raise RequestRefused(3, f"team must be a number, got {excerpt(team)}")
-    if ids is not None and not (type(ids) is list and all(type(i) is str for i in ids)):
-        raise RequestRefused(3, "ids must be a list of job ids")
+    day = _typed(data, "day", int, "a YYYYMMDD integer")
+    worker = _typed(data, "worker", str, 'a username or "*"')
+    team = _typed(data, "team", int, "a team number")
+    ids = _job_ids(data)
     orders = _order_ids(data)
     active, done = _flag(data, "progressActive"), _flag(data, "progressSuccess")
     if ids is None:
-        found = list(owner.jobs.values())
+        found = list(owner.jobs.values())  # a query: jobs, never templates
     else:
         found = []
         for job_id in ids:
@@ -247,7 +297,7 @@ def _select(owner: CompanyJobs, data: Wire) -> list[Wire]:
     if worker is not None and worker != "*":
         found = [job for job in found if job.get("worker") == worker]
     if team is not None:
-        found = [job for job in found if job.get("team") == team]
+        found = [job for job in found if job.get("teamId") == team]
     if orders is not None:
         found = [job for job in found if job.get("orderId") in orders]
     if active:
@@ -263,11 +313,13 @@ def _finished(job: Wire) -> bool:
 
 
 class JobStore:
-    """All companies' jobs; the three operations take a request's ``data`` object.
+    """All companies' jobs; the four operations take a request's ``data`` object.
 
-    Each operation returns the list of job dicts to answer with, or raises
-    :class:`RequestRefused` having changed nothing. The returned dicts may be the stored
-    ones: serialize them before anything else touches the store.
+    :meth:`create`, :meth:`edit` and :meth:`get` return the list of job dicts to answer
+    with (``{"status": 0, "jobs": [...]}``), :meth:`delete` returns ``None`` (the answer
+    is ``{"status": 0}`` alone); each raises :class:`RequestRefused` having changed
+    nothing. The returned dicts may be the stored ones: serialize them before anything
+    else touches the store.
 
     Example::
 
@@ -437,14 +489,25 @@ class JobStore:
     def get(self, company: str, data: Wire) -> list[Wire]:
         """Answer a ``getjobs`` request: the jobs matching every filter given.
 
-        The fake's reading of the documented parameters: ``id`` (one id) or ``ids``
-        (a list; ``tpl-<id>`` names a template; an unknown id is simply absent from the
-        answer, which the docs do not say), ``day`` (``YYYYMMDD``; none means every day,
-        a job without a day has day ``0``), ``worker`` (a username; none or ``"*"``: all
-        workers), ``team`` (the job's ``team`` field), ``orderId`` / ``orderIds`` (the
-        job's ``orderId``), ``progressActive: 1`` (not finished: neither
-        ``tsDoneSuccess`` nor ``tsDoneFailed`` set, a guess) and ``progressSuccess: 1``
-        (``tsDoneSuccess`` set). No paging: every match in one answer.
+        The fake's reading of the documented parameters (the docs list them, nothing
+        more; "a guess" marks where the fake decides what they leave open):
+
+        - ``id`` (one id) and/or ``ids`` (a list): only those, in the order named (both
+          given: ``id`` first, a guess); ``tpl-<id>`` names a template. An unknown id is
+          simply absent from the answer (a guess), an id named twice is answered twice.
+          Without ``id``/``ids`` the query covers the jobs, never the templates.
+        - ``day``: ``YYYYMMDD``; absent: every day. A job without a day has day ``0``.
+        - ``worker``: a username; absent or ``"*"``: all workers (and unassigned jobs).
+        - ``team``: a team number, matched against the job's ``teamId`` field (the job
+          field the createjobs docs show; a guess). A job without one is in no team.
+        - ``orderId`` / ``orderIds``: the job's numeric ``orderId`` is one of them.
+        - ``progressActive: 1``: active, read as "not finished": neither
+          ``tsDoneSuccess`` nor ``tsDoneFailed`` set (a guess; the docs do not define it).
+        - ``progressSuccess: 1``: ``tsDoneSuccess`` set. ``0``/``false``/absent: no filter.
+
+        Filters combine with "and". No paging: every match in one answer. A parameter
+        of the wrong type (``day: "20261123"``, ``team: true``, ``ids: "x"``,
+        ``progressActive: 2``) refuses the request with status 3.
 
         Example::
 
@@ -460,10 +523,18 @@ class JobStore:
     def delete(self, company: str, data: Wire) -> None:
         """Apply a ``deletejobs`` request: ``{"jobs": [id, "tpl-<id>", ...]}``.
 
-        Where the docs are silent, the fake's reading: the whole request or nothing. An
-        id that is unknown (never made, or deleted already) or not a string refuses the
-        request (status 4) and deletes nothing; an empty list is fine. A deleted job's
-        ``uidSecondary`` is forgotten, so a createjobs with it makes a new job.
+        The answer is ``{"status": 0}`` alone (no ``jobs``), as documented. Deletion is
+        permanent. ``tpl-<id>`` deletes a template. Where the docs are silent, the
+        fake's reading (a guess): the whole request or nothing.
+
+        - ``jobs`` not a list, or an entry not a string: status 3, nothing deleted.
+        - An id unknown to the company (never made, deleted already, another company's,
+          a template's id without ``tpl-``): status 4, ``"<n> unknown job id(s), e.g.
+          '<the first, cut to 40 characters>'"``, nothing deleted.
+        - An empty list: status 0, nothing to do. An id named twice is deleted once.
+
+        A deleted job's ``uidSecondary`` is forgotten with it, so a later createjobs
+        with that key makes a new job (a new id), not an upsert.
 
         Example::
 

@@ -1,5 +1,8 @@
 """The store-less job store of the fake server: answers ``createjobs``, keeps no job.
 
+``editjobs``, ``getjobs`` and ``deletejobs`` then answer as :class:`~._store.JobStore`
+does for a company with no job (see :class:`StorelessJobStore`).
+
 Example::
 
     >>> store = StorelessJobStore()
@@ -28,9 +31,14 @@ class StorelessJobStore(JobStore):
 
     :meth:`create` validates and answers as :meth:`JobStore.create` would with no job
     stored (ids and each company's numbers still count up, one ``uidSecondary`` twice in
-    a request is still one job), then forgets the jobs: :meth:`~JobStore.edit` refuses
-    their ids as unknown and :meth:`~JobStore.get` finds nothing. It keeps only the
-    names of the workers it assigned (to map a ``receiverUid`` back), at most 65,536.
+    a request is still one job), then forgets the jobs. The other operations are the
+    store's, on a company that has no job: :meth:`~JobStore.edit` refuses their ids as
+    unknown (status 2), :meth:`~JobStore.get` finds nothing, and
+    :meth:`~JobStore.delete` refuses any id as unknown (status 4; an empty list is
+    status 0). Refusing rather than accepting deletes blindly is the choice edits
+    already made: a store-less fake cannot know an id, and a test of deletes needs the
+    storing fake. It keeps only the names of the workers it assigned (to map a
+    ``receiverUid`` back), at most 65,536.
 
     To be cheap, :meth:`create` completes the request's own job dicts in place and
     answers with them: pass dicts nothing else uses (the server passes the parsed body).
@@ -44,6 +52,10 @@ class StorelessJobStore(JobStore):
         (True, [(1, 5), (2, 9)])
         >>> store.company("acme").jobs, store.get("acme", {})
         ({}, [])
+        >>> store.delete("acme", {"jobs": [answer[0]["id"]]})
+        Traceback (most recent call last):
+        ...
+        hellotracks_async.testing._rules.RequestRefused: 1 unknown job id(s), e.g. '65f0...01'
     """
 
     def create(self, company: str, data: Wire, *, custom: bool = True) -> list[Wire]:
