@@ -197,10 +197,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="forget the state file: import FILE again as new jobs (new keys)",
     )
 
-    journal_help = "the state file of FILE's import is found as import finds it"
+    # the commands that read an import's state file find it as import does
+    journal = argparse.ArgumentParser(add_help=False)
+    journal.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="DIR",
+        help="the state files' folder, as import's --state-dir (default: beside the file)",
+    )
+    journaled = [*connected, journal]
     verify = commands.add_parser(
         "verify",
-        parents=connected,
+        parents=journaled,
         help="read back the job of every row an import confirmed and compare",
         description=(
             "Read back, in batches, the job of every row the import of FILE confirmed (its "
@@ -214,7 +222,6 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=f"example: {PROG} verify jobs.csv --report jobs.verify.jsonl",
     )
     verify.add_argument("file", metavar="FILE", type=Path, help="the file that was imported")
-    verify.add_argument("--state-dir", type=Path, metavar="DIR", help=journal_help)
     verify.add_argument(
         "--report",
         type=Path,
@@ -226,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     undo = commands.add_parser(
         "undo",
-        parents=connected,
+        parents=journaled,
         help="delete exactly the jobs an import created",
         description=(
             "Delete the jobs the import of FILE created (its state file records each "
@@ -240,7 +247,6 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=f"example: {PROG} undo jobs.csv --yes",
     )
     undo.add_argument("file", metavar="FILE", type=Path, help="the file that was imported")
-    undo.add_argument("--state-dir", type=Path, metavar="DIR", help=journal_help)
     undo.add_argument("--yes", action="store_true", help="do not ask; needed without a terminal")
     undo.add_argument(
         "--include-own-keys",
@@ -250,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser(
         "export",
-        parents=connected,
+        parents=journaled,
         help="write the jobs of a day (or days) to a CSV or JSONL file import reads",
         description=(
             "Write the jobs of --day (to --to, each day one getjobs query, several in "
@@ -273,7 +279,6 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "-o", "--output", required=True, type=Path, metavar="FILE", help=".csv or .jsonl"
     )
-    export.add_argument("--state-dir", type=Path, metavar="DIR", help=journal_help)
     export.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     fake = commands.add_parser(
